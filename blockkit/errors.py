@@ -50,6 +50,12 @@ class InsufficientFunds(InvalidTransaction):
     """The sender's balance does not cover value plus fee."""
 
 
+class ForgedTransaction(InvalidTransaction, InvalidSignature):
+    """A transaction whose signature does not verify: forged, altered after signing, or signed by
+    a key other than the sender's. It is both an ``InvalidTransaction`` and an
+    ``InvalidSignature``, so either ``except`` clause catches it."""
+
+
 # --- blocks and the chain -----------------------------------------------------------------------
 
 
@@ -70,6 +76,13 @@ class UnknownBlock(BlockkitError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "unknown block"
+
+
+class UnknownTransaction(BlockkitError, KeyError):
+    """A transaction was asked for by hash and the main chain does not contain it."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown transaction"
 
 
 class OrphanBlock(BlockkitError):

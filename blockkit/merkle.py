@@ -163,21 +163,26 @@ class MerkleTree:
 
     def __init__(self, leaves: Sequence[bytes]) -> None:
         self.leaves: tuple[bytes, ...] = tuple(leaves)
-        self.levels: list[list[bytes]] = (
-            _build_levels([hash_leaf(leaf) for leaf in self.leaves]) if self.leaves else [[]]
-        )
+        self.levels: list[list[bytes]] = _build_levels([hash_leaf(leaf) for leaf in self.leaves])
+
+    @classmethod
+    def from_hashes(cls, leaf_hashes: Sequence[bytes]) -> MerkleTree:
+        """A tree over leaves already hashed with ``hash_leaf`` (``leaves`` is then empty)."""
+        tree = cls(())
+        tree.levels = _build_levels(list(leaf_hashes))
+        return tree
 
     @property
     def root(self) -> bytes:
         """The Merkle root (``EMPTY_ROOT`` for no leaves)."""
-        return self.levels[-1][0] if self.leaves else EMPTY_ROOT
+        return self.levels[-1][0] if self.levels[0] else EMPTY_ROOT
 
     def proof(self, index: int) -> MerkleProof:
         """Proof of inclusion for the leaf at ``index``."""
         return _proof_from_levels(self.levels, index)
 
     def __len__(self) -> int:
-        return len(self.leaves)
+        return len(self.levels[0])
 
     def __repr__(self) -> str:
-        return f"MerkleTree({len(self.leaves)} leaves, root={self.root.hex()[:16]}…)"
+        return f"MerkleTree({len(self)} leaves, root={self.root.hex()[:16]}…)"

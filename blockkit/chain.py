@@ -1,0 +1,634 @@
+"""The chain: a tree of validated blocks, the heaviest branch through it, and the state at its tip.
+
+Blocks arrive in any order and on any branch. ``Chain.add_block`` checks each one step by step,
+like a recipe, and rejects it **as a whole** on the first broken rule:
+
+1. ``validate_header``: parent known, height and timestamp follow on, the consensus evidence
+   (target and proof of work) is valid;
+2. ``validate_body``: the transactions match the header's root, each is statelessly valid, there
+   are not too many and none twice;
+3. ``apply_body``: on the state at the parent, apply each transaction, pay the proposer its reward
+   and fees, and compare the resulting state root with the header's; undo everything on mismatch.
+
+Step 3 runs when the block joins the best branch. A block on a lighter side branch is kept after
+steps 1 and 2; if its branch later outweighs the current one, the chain *reorganises*: it undoes
+the state back to the fork point with each block's undo record, then applies the new branch. If a
+block there turns out invalid, the old branch is restored exactly and the bad block (with its
+descendants) is remembered as invalid.
+
+Time is injected: the chain never reads the wall clock. Give it a ``clock`` to reject blocks from
+too far in the future.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from blockkit.blocks import ZERO_ADDRESS, Block, Header, transactions_root
+from blockkit.consensus.base import Consensus
+from blockkit.consensus.pow import ProofOfWork
+from blockkit.errors import (
+    InvalidBlock,
+    InvalidTransaction,
+    OrphanBlock,
+    UnknownBlock,
+    UnknownTransaction,
+)
+from blockkit.hashing import ZERO_HASH
+from blockkit.keys import Address
+from blockkit.params import CLASSROOM, Params
+from blockkit.state import Account, AccountProof, State, UndoRecord
+from blockkit.transactions import Transaction, validate_transaction
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "AddResult",
+    "BlockStore",
+    "Chain",
+    "TransactionLocation",
+    "apply_body",
+    "make_genesis",
+    "validate_body",
+    "validate_header",
+]
+
+VALID = "valid"  # its state transition was checked (it is, or was, on the best branch)
+PENDING = "pending"  # header and body checked; state not yet (lighter side branch)
+INVALID = "invalid"
+
+
+class BlockStore(Protocol):
+    """Where a chain writes every block it accepts (``blockkit.storage`` has the SQLite one)."""
+
+    def append(self, block: Block) -> None:
+        """Durably store ``block``; return only once it is safe on disk."""
+        ...
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """What ``add_block`` did with a block."""
+
+    status: str
+    """``"extended"`` (new tip of the best branch), ``"side-branch"`` (kept, not best),
+    ``"reorganized"`` (its branch became the best) or ``"duplicate"`` (already known)."""
+    block_hash: bytes
+    head: bytes
+    """The best tip after the call."""
+    disconnected: tuple[Block, ...] = ()
+    """Blocks that left the best branch in a reorganisation, newest first."""
+    connected: tuple[Block, ...] = ()
+    """Blocks that joined the best branch, oldest first."""
+
+    @property
+    def reorg_depth(self) -> int:
+        """How many blocks were undone: 0 unless the chain reorganised."""
+        return len(self.disconnected)
+
+    def __repr__(self) -> str:
+        moved = f", reorg_depth={self.reorg_depth}" if self.disconnected else ""
+        return (
+            f"AddResult({self.status!r}, block={self.block_hash.hex()[:12]}…, "
+            f"head={self.head.hex()[:12]}…{moved})"
+        )
+
+
+@dataclass(frozen=True)
+class TransactionLocation:
+    """Where a transaction sits in the best chain."""
+
+    transaction: Transaction
+    block_hash: bytes
+    height: int
+    index: int
+
+
+@dataclass
+class _Node:
+    block: Block
+    total_work: int
+    status: str
+    arrival: int
+    children: list[bytes] = field(default_factory=list)
+
+
+def make_genesis(
+    params: Params, allocations: dict[bytes, int] | None = None, timestamp: int = 0
+) -> tuple[Block, State]:
+    """The first block and its state: the initial balances, committed to by the state root."""
+    state = State(allocations or {})
+    header = Header(
+        parent=ZERO_HASH,
+        height=0,
+        timestamp=timestamp,
+        transactions_root=transactions_root(()),
+        state_root=state.root(),
+        target=params.initial_target,
+        proposer=ZERO_ADDRESS,
+    )
+    return Block(header), state
+
+
+# --- the three validation steps ---------------------------------------------------------------
+
+
+def validate_header(chain: Chain, parent: Header, header: Header, now: int | None = None) -> None:
+    """Step 1: the header follows on from ``parent`` and carries valid consensus evidence."""
+    if header.parent != parent.hash:
+        raise InvalidBlock("bad-parent", "header.parent is not the parent's hash")
+    if header.height != parent.height + 1:
+        raise InvalidBlock(
+            "bad-height", f"height {header.height} does not follow parent height {parent.height}"
+        )
+    if header.timestamp <= parent.timestamp:
+        raise InvalidBlock(
+            "bad-timestamp",
+            f"timestamp {header.timestamp} is not after the parent's {parent.timestamp}",
+        )
+    if now is not None and header.timestamp > now + chain.params.max_future_drift:
+        raise InvalidBlock(
+            "time-too-new",
+            f"timestamp {header.timestamp} is more than {chain.params.max_future_drift} s "
+            f"ahead of this node's clock ({now}); retry when the clock catches up",
+        )
+    chain.consensus.check_header(chain, parent, header)
+
+
+def validate_body(block: Block, params: Params) -> None:
+    """Step 2: transactions match the header's root and are each statelessly valid."""
+    transactions = block.transactions
+    if len(transactions) > params.max_block_transactions:
+        raise InvalidBlock(
+            "too-many-transactions",
+            f"{len(transactions)} transactions, the limit is {params.max_block_transactions}",
+        )
+    if not all(isinstance(tx, Transaction) for tx in transactions):
+        raise InvalidBlock("malformed-block", "every transaction must be a Transaction")
+    if transactions_root(transactions) != block.header.transactions_root:
+        raise InvalidBlock(
+            "bad-transactions-root",
+            "the transactions do not hash to the header's transactions_root "
+            "(a transaction was added, removed, reordered or altered)",
+        )
+    if len({tx.hash for tx in transactions}) != len(transactions):
+        raise InvalidBlock("duplicate-transaction", "the same transaction appears twice")
+    for index, tx in enumerate(transactions):
+        try:
+            validate_transaction(tx, params)
+        except InvalidTransaction as exc:
+            raise InvalidBlock("bad-transaction", f"transaction {index}: {exc}") from exc
+
+
+def apply_body(state: State, block: Block, params: Params) -> UndoRecord:
+    """Step 3: apply transactions, reward and fees; the state root must match. All or nothing.
+
+    Returns the block's undo record. On any failure the state is exactly as before.
+    """
+    checkpoint = state.checkpoint()
+    try:
+        fees = 0
+        for index, tx in enumerate(block.transactions):
+            try:
+                state.apply_transaction(tx)
+            except InvalidTransaction as exc:
+                raise InvalidBlock(
+                    "bad-transaction", f"transaction {index} ({tx.hash.hex()[:12]}…): {exc}"
+                ) from exc
+            fees += tx.fee
+        state.credit(block.header.proposer, params.block_reward + fees)
+        if state.root() != block.header.state_root:
+            raise InvalidBlock(
+                "bad-state-root",
+                f"applying the block gives state root {state.root().hex()[:16]}…, "
+                f"the header claims {block.header.state_root.hex()[:16]}…",
+            )
+    except BaseException:
+        state.revert(checkpoint)
+        raise
+    return state.changes_since(checkpoint)
+
+
+# --- the chain --------------------------------------------------------------------------------
+
+
+class Chain:
+    """A block tree with fork choice by accumulated work, and the state of its best tip.
+
+    >>> chain = Chain(CLASSROOM, allocations={Address(bytes(20)): 100})
+    >>> chain.height, chain.balance(Address(bytes(20)))
+    (0, 100)
+    """
+
+    def __init__(
+        self,
+        params: Params = CLASSROOM,
+        *,
+        allocations: dict[bytes, int] | None = None,
+        genesis_time: int = 0,
+        consensus: Consensus | None = None,
+        clock: Callable[[], int] | None = None,
+        store: BlockStore | None = None,
+    ) -> None:
+        self.params = params
+        self.consensus: Consensus = consensus if consensus is not None else ProofOfWork(params)
+        self.clock = clock
+        self.store = store
+        self.allocations: dict[bytes, int] = dict(allocations or {})
+        genesis, self._state = make_genesis(params, self.allocations, genesis_time)
+        self.genesis = genesis
+        self._nodes: dict[bytes, _Node] = {
+            genesis.hash: _Node(genesis, self.consensus.weight(genesis.header), VALID, 0)
+        }
+        self._main: list[bytes] = [genesis.hash]
+        self._undo: dict[bytes, UndoRecord] = {}
+        self._tx_index: dict[bytes, tuple[bytes, int]] = {}
+        self._arrivals = 1
+
+    # --- adding blocks --------------------------------------------------------------------------
+
+    def add_block(self, block: Block) -> AddResult:
+        """Validate ``block`` and add it to the tree; move the best tip if its branch is heavier.
+
+        Raises ``InvalidBlock`` (with ``.reason``) for an invalid block, ``OrphanBlock`` when its
+        parent is unknown. An invalid block changes nothing, however deep into a branch it sits.
+        """
+        if not isinstance(block, Block):
+            raise InvalidBlock("malformed-block", f"expected a Block, got {type(block).__name__}")
+        block_hash = block.hash
+        known = self._nodes.get(block_hash)
+        if known is not None:
+            if known.status == INVALID:
+                raise InvalidBlock("known-invalid", "this block was already rejected")
+            return AddResult("duplicate", block_hash, self.head_hash)
+        parent = self._nodes.get(block.parent)
+        if parent is None:
+            raise OrphanBlock(
+                f"parent {block.parent.hex()[:16]}… of block {block_hash.hex()[:16]}… is "
+                "unknown; add the parent first"
+            )
+        if parent.status == INVALID:
+            self._nodes[block_hash] = _Node(block, 0, INVALID, self._next_arrival())
+            raise InvalidBlock("invalid-parent", "the parent block was rejected")
+
+        now = self.clock() if self.clock is not None else None
+        try:
+            validate_header(self, parent.block.header, block.header, now)
+            validate_body(block, self.params)
+        except InvalidBlock as exc:
+            if exc.reason != "time-too-new":  # a future block may become valid later
+                self._nodes[block_hash] = _Node(block, 0, INVALID, self._next_arrival())
+            raise
+
+        if self.store is not None:
+            self.store.append(block)
+        node = _Node(
+            block,
+            parent.total_work + self.consensus.weight(block.header),
+            PENDING,
+            self._next_arrival(),
+        )
+        self._nodes[block_hash] = node
+        parent.children.append(block_hash)
+
+        head = self._nodes[self.head_hash]
+        if node.total_work <= head.total_work:
+            return AddResult("side-branch", block_hash, self.head_hash)
+        extends = block.parent == self.head_hash
+        disconnected, connected = self._activate(block_hash)
+        status = "extended" if extends else "reorganized"
+        return AddResult(status, block_hash, self.head_hash, disconnected, connected)
+
+    def _next_arrival(self) -> int:
+        self._arrivals += 1
+        return self._arrivals
+
+    def _activate(self, tip: bytes) -> tuple[tuple[Block, ...], tuple[Block, ...]]:
+        """Make ``tip`` the best tip, or the best valid block if its branch holds a bad block."""
+        error: InvalidBlock | None = None
+        candidate: bytes | None = tip
+        while candidate is not None and candidate != self.head_hash:
+            try:
+                moved = self._switch_to(candidate)
+                if error is not None:
+                    raise error
+                return moved
+            except InvalidBlock as exc:
+                error = error or exc
+                candidate = self._best_valid_tip()
+        if error is not None:
+            raise error
+        return (), ()
+
+    def _best_valid_tip(self) -> bytes | None:
+        """The heaviest block not known invalid (first arrival wins ties), if heavier than head."""
+        head_work = self._nodes[self.head_hash].total_work
+        best: _Node | None = None
+        for node in self._nodes.values():
+            if node.status == INVALID or node.total_work <= head_work:
+                continue
+            if best is None or (node.total_work, -node.arrival) > (best.total_work, -best.arrival):
+                best = node
+        return best.block.hash if best is not None else None
+
+    def _switch_to(self, tip: bytes) -> tuple[tuple[Block, ...], tuple[Block, ...]]:
+        """Undo back to the fork point with ``tip``'s branch, then apply that branch."""
+        path: list[bytes] = []
+        cursor = tip
+        while not self.is_main(cursor):
+            path.append(cursor)
+            cursor = self._nodes[cursor].block.parent
+        fork_height = self._nodes[cursor].block.height
+
+        disconnected = [self._disconnect_head() for _ in range(self.height - fork_height)]
+        connected: list[Block] = []
+        for block_hash in reversed(path):
+            block = self._nodes[block_hash].block
+            try:
+                self._connect(block)
+            except InvalidBlock:
+                self._mark_invalid(block_hash)
+                for _ in connected:
+                    self._disconnect_head()
+                for old in reversed(disconnected):
+                    self._connect(old)
+                raise
+            connected.append(block)
+        return tuple(disconnected), tuple(connected)
+
+    def _connect(self, block: Block) -> None:
+        self._undo[block.hash] = apply_body(self._state, block, self.params)
+        self._nodes[block.hash].status = VALID
+        self._main.append(block.hash)
+        for index, tx in enumerate(block.transactions):
+            self._tx_index[tx.hash] = (block.hash, index)
+
+    def _disconnect_head(self) -> Block:
+        block_hash = self._main.pop()
+        block = self._nodes[block_hash].block
+        self._state.undo(self._undo.pop(block_hash))
+        for tx in block.transactions:
+            self._tx_index.pop(tx.hash, None)
+        return block
+
+    def _mark_invalid(self, block_hash: bytes) -> None:
+        stack = [block_hash]
+        while stack:
+            node = self._nodes[stack.pop()]
+            node.status = INVALID
+            stack.extend(node.children)
+
+    # --- building blocks ------------------------------------------------------------------------
+
+    def propose_block(
+        self,
+        transactions: Sequence[Transaction],
+        proposer: bytes,
+        timestamp: int,
+    ) -> Block:
+        """An unsealed block on the best tip: roots computed, target set, nonce 0.
+
+        Raises ``InvalidTransaction`` if a transaction does not apply to the tip's state, naming
+        it (drop it and retry). Seal the result with ``chain.consensus.seal(block)``.
+        """
+        parent = self.head.header
+        for tx in transactions:
+            validate_transaction(tx, self.params)
+        checkpoint = self._state.checkpoint()
+        try:
+            fees = 0
+            for tx in transactions:
+                self._state.apply_transaction(tx)
+                fees += tx.fee
+            self._state.credit(proposer, self.params.block_reward + fees)
+            state_root = self._state.root()
+        finally:
+            self._state.revert(checkpoint)
+        header = Header(
+            parent=parent.hash,
+            height=parent.height + 1,
+            timestamp=timestamp,
+            transactions_root=transactions_root(transactions),
+            state_root=state_root,
+            target=self.consensus.next_target(self, parent),
+            proposer=Address(proposer),
+        )
+        return Block(header, tuple(transactions))
+
+    def mine_block(
+        self,
+        transactions: Sequence[Transaction] = (),
+        *,
+        proposer: bytes,
+        timestamp: int,
+        **seal_options: Any,
+    ) -> Block:
+        """Propose a block on the best tip and seal it (for proof of work: mine it)."""
+        block = self.propose_block(transactions, proposer, timestamp)
+        return self.consensus.seal(block, **seal_options)  # type: ignore[call-arg]
+
+    # --- queries --------------------------------------------------------------------------------
+
+    @property
+    def head_hash(self) -> bytes:
+        """Hash of the best tip."""
+        return self._main[-1]
+
+    @property
+    def head(self) -> Block:
+        """The best tip."""
+        return self._nodes[self._main[-1]].block
+
+    @property
+    def height(self) -> int:
+        """Height of the best tip (genesis is 0)."""
+        return len(self._main) - 1
+
+    @property
+    def state(self) -> State:
+        """The state at the best tip. Read it; change it only through blocks."""
+        return self._state
+
+    @property
+    def total_work(self) -> int:
+        """Accumulated work of the best branch."""
+        return self._nodes[self.head_hash].total_work
+
+    def __len__(self) -> int:
+        return len(self._main)
+
+    def __contains__(self, block_hash: object) -> bool:
+        return block_hash in self._nodes and self._nodes[block_hash].status != INVALID  # type: ignore[index]
+
+    def is_main(self, block_hash: bytes) -> bool:
+        """True when the block is on the best branch."""
+        node = self._nodes.get(block_hash)
+        if node is None:
+            return False
+        height = node.block.height
+        return height < len(self._main) and self._main[height] == block_hash
+
+    def status(self, block_hash: bytes) -> str:
+        """``"valid"``, ``"pending"`` (side branch, state not yet checked) or ``"invalid"``."""
+        return self._node(block_hash).status
+
+    def _node(self, block_hash: bytes) -> _Node:
+        try:
+            return self._nodes[block_hash]
+        except KeyError:
+            raise UnknownBlock(f"no block with hash {block_hash.hex()[:16]}…") from None
+
+    def block(self, block_hash: bytes) -> Block:
+        """A known block by hash (on any branch)."""
+        return self._node(block_hash).block
+
+    def header(self, block_hash: bytes) -> Header:
+        """A known header by hash."""
+        return self._node(block_hash).block.header
+
+    def block_at(self, height: int) -> Block:
+        """The best branch's block at ``height``."""
+        if not 0 <= height < len(self._main):
+            raise UnknownBlock(f"no block at height {height}; the chain's height is {self.height}")
+        return self._nodes[self._main[height]].block
+
+    def ancestor(self, block_hash: bytes, height: int) -> Header:
+        """The header at ``height`` on the branch that ends at ``block_hash``."""
+        node = self._node(block_hash)
+        if not 0 <= height <= node.block.height:
+            raise UnknownBlock(f"height {height} is not below block {block_hash.hex()[:16]}…")
+        cursor = node.block
+        while cursor.height > height:
+            if self.is_main(cursor.hash):
+                return self.block_at(height).header
+            cursor = self._nodes[cursor.parent].block
+        return cursor.header
+
+    def main_chain(self) -> Iterator[Block]:
+        """The best branch's blocks from genesis to tip."""
+        for block_hash in self._main:
+            yield self._nodes[block_hash].block
+
+    def tips(self) -> list[Block]:
+        """Blocks with no children (branch ends), best first; invalid ones left out."""
+        nodes = [n for n in self._nodes.values() if not n.children and n.status != INVALID]
+        nodes.sort(key=lambda n: (-n.total_work, n.arrival))
+        return [n.block for n in nodes]
+
+    def transaction(self, tx_hash: bytes) -> TransactionLocation:
+        """Find a transaction in the best branch by hash."""
+        try:
+            block_hash, index = self._tx_index[tx_hash]
+        except KeyError:
+            raise UnknownTransaction(
+                f"no transaction {tx_hash.hex()[:16]}… in the best chain"
+            ) from None
+        block = self._nodes[block_hash].block
+        return TransactionLocation(block.transactions[index], block_hash, block.height, index)
+
+    def account(self, address: bytes) -> Account:
+        """An account at the best tip."""
+        return self._state.account(address)
+
+    def balance(self, address: bytes) -> int:
+        """A balance at the best tip."""
+        return self._state.balance(address)
+
+    def nonce(self, address: bytes) -> int:
+        """The next nonce ``address`` must use at the best tip."""
+        return self._state.nonce(address)
+
+    def prove_account(self, address: bytes) -> AccountProof:
+        """Proof of ``address``'s account under the tip header's ``state_root``."""
+        return self._state.prove(address)
+
+    def blocks(self, include_side_branches: bool = False) -> Iterable[Block]:
+        """Blocks of the best branch, or every known valid or pending block in arrival order."""
+        if not include_side_branches:
+            return list(self.main_chain())
+        nodes = sorted(self._nodes.values(), key=lambda n: n.arrival)
+        return [n.block for n in nodes if n.status != INVALID]
+
+    def to_dataframe(
+        self, what: str = "blocks", include_side_branches: bool = False
+    ) -> pd.DataFrame:
+        """A pandas table of ``"blocks"`` or ``"transactions"`` (best branch unless asked)."""
+        import pandas as pd
+
+        if what == "blocks":
+            rows = [self._block_row(b) for b in self.blocks(include_side_branches)]
+            return pd.DataFrame(rows, columns=_BLOCK_COLUMNS)
+        if what == "transactions":
+            rows = [
+                _transaction_row(block, index, tx)
+                for block in self.blocks(include_side_branches)
+                for index, tx in enumerate(block.transactions)
+            ]
+            return pd.DataFrame(rows, columns=_TX_COLUMNS)
+        raise ValueError(f"to_dataframe shows 'blocks' or 'transactions', not {what!r}")
+
+    def _block_row(self, block: Block) -> dict[str, Any]:
+        node = self._nodes[block.hash]
+        header = block.header
+        from blockkit.hashing import difficulty_from_target
+
+        return {
+            "height": header.height,
+            "hash": block.hash.hex(),
+            "parent": header.parent.hex(),
+            "timestamp": header.timestamp,
+            "transactions": len(block.transactions),
+            "proposer": str(header.proposer),
+            "difficulty": difficulty_from_target(header.target),
+            "total_work": float(node.total_work),
+            "main": self.is_main(block.hash),
+            "status": node.status,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Chain({self.params.name}, height={self.height}, head={self.head_hash.hex()[:12]}…, "
+            f"{len(self._nodes)} blocks known)"
+        )
+
+
+_BLOCK_COLUMNS = [
+    "height",
+    "hash",
+    "parent",
+    "timestamp",
+    "transactions",
+    "proposer",
+    "difficulty",
+    "total_work",
+    "main",
+    "status",
+]
+_TX_COLUMNS = [
+    "height",
+    "block",
+    "index",
+    "hash",
+    "sender",
+    "recipient",
+    "value",
+    "fee",
+    "nonce",
+]
+
+
+def _transaction_row(block: Block, index: int, tx: Transaction) -> dict[str, Any]:
+    return {
+        "height": block.height,
+        "block": block.hash.hex(),
+        "index": index,
+        "hash": tx.hash.hex(),
+        "sender": str(tx.sender),
+        "recipient": str(tx.recipient),
+        "value": tx.value,
+        "fee": tx.fee,
+        "nonce": tx.nonce,
+    }
