@@ -119,7 +119,7 @@ def _encode(value: Any, out: list[bytes], depth: int) -> None:
             out.append(b"\x06" + _LEN.pack(len(raw)))
             out.append(raw)
             _encode(value[key], out, depth + 1)
-    elif isinstance(value, Canonical):
+    elif hasattr(value, "to_canonical"):  # the Canonical protocol, without its slow isinstance
         _encode(value.to_canonical(), out, depth + 1)
     elif isinstance(value, float):
         raise EncodingError("floats have no canonical encoding; use an int (e.g. amounts in cents)")
