@@ -1,0 +1,48 @@
+"""The project's promises about itself: README set-up commands, CI entry point, lint, examples."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(language):
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
+    commands = [block.strip() for block in _blocks("bash")]
+    assert len(commands) == 2, commands
+    course, tests = commands
+    assert course.endswith("jupyter lab course/")
+    assert tests.endswith("python -m pytest")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert tests in ci.splitlines()
+    assert (ROOT / ".ci" / "run").stat().st_mode & 0o111, ".ci/run must be executable"
+
+
+def test_readme_example_runs_and_says_what_it_prints():
+    (example,) = _blocks("python")
+    namespace: dict = {}
+    exec(compile(example, "README.md", "exec"), namespace)
+    chain, bob = namespace["chain"], namespace["bob"]
+    claimed = re.search(r"chain\.balance\(bob\.address\)\s+# .*= (\d+)", example)
+    assert claimed and chain.balance(bob.address) == int(claimed.group(1))
+
+
+def test_library_is_ruff_clean():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.fail("ruff is not installed: install the test extra, pip install -e '.[test]'")
+    result = subprocess.run(
+        [ruff, "check", "blockkit", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
