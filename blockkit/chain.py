@@ -183,6 +183,14 @@ def validate_body(block: Block, params: Params) -> None:
             raise InvalidBlock("bad-transaction", f"transaction {index}: {exc}") from exc
 
 
+def _body_matches_header(block: Block) -> bool:
+    """True when ``block``'s transactions are the ones its header commits to."""
+    transactions = block.transactions
+    return all(isinstance(tx, Transaction) for tx in transactions) and (
+        transactions_root(transactions) == block.header.transactions_root
+    )
+
+
 def apply_body(state: State, block: Block, params: Params) -> UndoRecord:
     """Step 3: apply transactions, reward and fees; the state root must match. All or nothing.
 
@@ -271,16 +279,24 @@ class Chain:
                 "unknown; add the parent first"
             )
         if parent.status == INVALID:
-            self._nodes[block_hash] = _Node(block, 0, INVALID, self._next_arrival())
+            self._remember_invalid(block)
             raise InvalidBlock("invalid-parent", "the parent block was rejected")
 
         now = self.clock() if self.clock is not None else None
         try:
             validate_header(self, parent.block.header, block.header, now)
-            validate_body(block, self.params)
         except InvalidBlock as exc:
             if exc.reason != "time-too-new":  # a future block may become valid later
-                self._nodes[block_hash] = _Node(block, 0, INVALID, self._next_arrival())
+                self._remember_invalid(block)
+            raise
+        try:
+            validate_body(block, self.params)
+        except InvalidBlock:
+            # The block hash covers the header only. A body that does not match the header's
+            # transactions root is someone's tampering with a header that may be fine: marking
+            # the hash invalid would let that someone censor the genuine block before it arrives.
+            if _body_matches_header(block):
+                self._remember_invalid(block)
             raise
 
         if self.store is not None:
@@ -301,6 +317,9 @@ class Chain:
         disconnected, connected = self._activate(block_hash)
         status = "extended" if extends else "reorganized"
         return AddResult(status, block_hash, self.head_hash, disconnected, connected)
+
+    def _remember_invalid(self, block: Block) -> None:
+        self._nodes[block.hash] = _Node(block, 0, INVALID, self._next_arrival())
 
     def _next_arrival(self) -> int:
         self._arrivals += 1
@@ -514,7 +533,12 @@ class Chain:
 
     def tips(self) -> list[Block]:
         """Blocks with no children (branch ends), best first; invalid ones left out."""
-        nodes = [n for n in self._nodes.values() if not n.children and n.status != INVALID]
+        nodes = [
+            n
+            for n in self._nodes.values()
+            if n.status != INVALID
+            and all(self._nodes[child].status == INVALID for child in n.children)
+        ]
         nodes.sort(key=lambda n: (-n.total_work, n.arrival))
         return [n.block for n in nodes]
 

@@ -87,8 +87,9 @@ def next_target(chain: HeaderLookup, parent: Header, params: Params) -> int:
     expected = params.target_block_time * gaps
     actual = parent.timestamp - first.timestamp
     factor = params.max_retarget_factor
-    actual = max(expected // factor, min(actual, expected * factor))
-    return max(1, min(params.max_target, parent.target * actual // expected))
+    target = parent.target * max(actual, 0) // expected
+    target = max(parent.target // factor, min(target, parent.target * factor))
+    return max(1, min(params.max_target, target))
 
 
 class ProofOfWork(Consensus):
