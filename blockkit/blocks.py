@@ -175,6 +175,11 @@ class Block:
         """Shortcut for ``header.parent``."""
         return self.header.parent
 
+    @property
+    def timestamp(self) -> int:
+        """Shortcut for ``header.timestamp``."""
+        return self.header.timestamp
+
     def to_canonical(self) -> list[Any]:
         """Plain fields for canonical encoding: ``[header, [tx, ...]]``."""
         return [self.header, list(self.transactions)]
