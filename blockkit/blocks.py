@@ -132,6 +132,8 @@ def check_header_fields(header: Header) -> None:
     def bad(message: str) -> InvalidBlock:
         return InvalidBlock("malformed-header", message)
 
+    if not isinstance(header, Header):
+        raise bad(f"expected a Header, got {type(header).__name__}")
     for name in ("parent", "transactions_root", "state_root"):
         value = getattr(header, name)
         if not isinstance(value, bytes) or len(value) != HASH_SIZE:

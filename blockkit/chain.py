@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from blockkit.blocks import ZERO_ADDRESS, Block, Header, transactions_root
+from blockkit.blocks import ZERO_ADDRESS, Block, Header, check_header_fields, transactions_root
 from blockkit.consensus.base import Consensus
 from blockkit.consensus.pow import ProofOfWork
 from blockkit.errors import (
@@ -266,6 +266,7 @@ class Chain:
         """
         if not isinstance(block, Block):
             raise InvalidBlock("malformed-block", f"expected a Block, got {type(block).__name__}")
+        check_header_fields(block.header)
         block_hash = block.hash
         known = self._nodes.get(block_hash)
         if known is not None:
