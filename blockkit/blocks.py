@@ -193,7 +193,7 @@ class Block:
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
-        """Parse canonical bytes; raise ``InvalidBlock("malformed-block")`` when bad."""
+        """Parse canonical bytes; raise ``InvalidBlock`` (``malformed-block`` or ``-header``)."""
         try:
             value = decode(data)
             if not isinstance(value, list) or len(value) != 2 or not isinstance(value[1], list):

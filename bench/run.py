@@ -1,0 +1,193 @@
+"""blockkit benchmarks: each figure is a ratio against a raw baseline measured in the same run.
+
+    python bench/run.py            # prints one line per figure:  NAME VALUE GOAL
+    python bench/run.py --quick    # smaller inputs, for a smoke test
+
+Ratios, not seconds, so the figures mean the same on a laptop and on CI: how much of the raw
+speed of the underlying primitive (pycryptodome's verify, hashlib's sha256) blockkit keeps.
+Each measurement is the best of several repeats, which discounts noise from other processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # run from a checkout, installed or not
+
+
+def best_time(action: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` runs of ``action``, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# --- validate_ratio ---------------------------------------------------------------------------
+
+
+def validate_ratio(transactions: int, senders: int, repeats: int) -> float:
+    """Full block validation (header, body, signatures, state) ÷ bare signature verification.
+
+    The baseline verifies the same signatures over the same messages with pycryptodome's DSS
+    directly, keys already imported: the least work any validator of these transactions must do.
+    """
+    from Crypto.Hash import SHA256
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import DSS
+
+    from blockkit.chain import Chain
+    from blockkit.keys import PrivateKey
+    from blockkit.params import CLASSROOM
+    from blockkit.transactions import sign_transaction
+
+    keys = [PrivateKey.from_seed(f"bench-{i}".encode()) for i in range(senders)]
+    miner = PrivateKey.from_seed(b"bench-miner").address
+    allocations = {key.address: 10**12 for key in keys}
+    per_sender = transactions // senders
+    txs = [
+        sign_transaction(key, miner, 1, nonce=n, chain_id=CLASSROOM.chain_id, fee=1)
+        for n in range(per_sender)
+        for key in keys
+    ]
+    proposer = Chain(CLASSROOM, allocations=allocations)
+    block = proposer.mine_block(txs, proposer=miner, timestamp=10)
+
+    def validate() -> None:
+        chain = Chain(CLASSROOM, allocations=allocations)
+        chain.add_block(block)
+        assert chain.height == 1
+
+    verifiers = {
+        key.address: DSS.new(ECC.import_key(key.public_key.data, curve_name="P-256"), "fips-186-3")
+        for key in keys
+    }
+    work = [(verifiers[tx.sender], SHA256.new(tx.signing_message), tx.signature) for tx in txs]
+
+    def raw_verify() -> None:
+        for verifier, digest, signature in work:
+            verifier.verify(digest, signature)
+
+    validate()  # warm caches (public key decoding) the way a running node has them warm
+    blockkit_rate = len(txs) / best_time(validate, repeats)
+    raw_rate = len(txs) / best_time(raw_verify, repeats)
+    return blockkit_rate / raw_rate
+
+
+# --- merkle_ratio -----------------------------------------------------------------------------
+
+
+def merkle_ratio(leaves: int, repeats: int) -> float:
+    """Time of ``merkle_root`` ÷ time of a bare hashlib loop computing the same root."""
+    from blockkit.merkle import merkle_root
+
+    data = [i.to_bytes(8, "big") * 4 for i in range(leaves)]
+
+    def bare() -> bytes:
+        sha = hashlib.sha256
+        level = [sha(b"\x00" + leaf).digest() for leaf in data]
+        while len(level) > 1:
+            nxt = [
+                sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+            ]
+            if len(level) % 2:
+                nxt.append(level[-1])
+            level = nxt
+        return level[0]
+
+    if bare() != merkle_root(data):
+        raise AssertionError("the baseline and blockkit disagree on the root")
+    return best_time(lambda: merkle_root(data), repeats) / best_time(bare, repeats)
+
+
+# --- pow_ratio --------------------------------------------------------------------------------
+
+
+def pow_ratio(attempts: int, repeats: int) -> float:
+    """Mining hashes/s ÷ a bare hashlib loop hashing the same header bytes with each nonce."""
+    from blockkit.blocks import HEADER_TAG, Header
+    from blockkit.consensus.pow import mine
+    from blockkit.keys import Address
+
+    header = Header(
+        parent=b"\x11" * 32,
+        height=1,
+        timestamp=10,
+        transactions_root=b"\x22" * 32,
+        state_root=b"\x33" * 32,
+        target=1,  # unreachable: every attempt is a miss, so exactly ``attempts`` hashes run
+        proposer=Address(b"\x44" * 20),
+    )
+    encoded = header.encoded
+    prefix = len(HEADER_TAG).to_bytes(1, "big") + HEADER_TAG
+    if hashlib.sha256(prefix + encoded).digest() != header.hash:
+        # the baseline must hash exactly what blockkit hashes; if the header hash changes form,
+        # this benchmark has to change with it
+        raise AssertionError("baseline bytes differ from the header hash input")
+    body = prefix + encoded[:-8]
+
+    def bare() -> None:
+        sha = hashlib.sha256
+        for nonce in range(attempts):
+            if int.from_bytes(sha(body + nonce.to_bytes(8, "big")).digest(), "big") <= 1:
+                break
+
+    def blockkit_mine() -> None:
+        assert mine(header, max_attempts=attempts) is None
+
+    return best_time(bare, repeats) / best_time(blockkit_mine, repeats)
+
+
+# --- import_s ---------------------------------------------------------------------------------
+
+
+def import_seconds(repeats: int) -> float:
+    """Seconds ``import blockkit`` adds to a fresh interpreter (median, minus a bare start)."""
+
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    bare = statistics.median(run("pass") for _ in range(repeats))
+    loaded = statistics.median(run("import blockkit") for _ in range(repeats))
+    return max(0.0, loaded - bare)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small inputs: a smoke test")
+    args = parser.parse_args()
+    quick = args.quick
+    figures = [
+        (
+            "validate_ratio",
+            lambda: validate_ratio(200 if quick else 1_000, 50, 2 if quick else 5),
+            ">=0.85",
+        ),
+        (
+            "merkle_ratio",
+            lambda: merkle_ratio(5_000 if quick else 100_000, 2 if quick else 5),
+            "<=1.3",
+        ),
+        ("pow_ratio", lambda: pow_ratio(20_000 if quick else 200_000, 2 if quick else 5), ">=0.7"),
+        ("import_s", lambda: import_seconds(3 if quick else 9), "<0.3"),
+    ]
+    for name, measure, goal in figures:
+        print(f"{name} {measure():.3f} {goal}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
