@@ -104,7 +104,7 @@ def merkle_ratio(leaves: int, repeats: int) -> float:
             if len(level) % 2:
                 nxt.append(level[-1])
             level = nxt
-        return level[0]
+        return sha(b"\x02" + len(data).to_bytes(8, "big") + level[0]).digest()
 
     if bare() != merkle_root(data):
         raise AssertionError("the baseline and blockkit disagree on the root")

@@ -14,8 +14,15 @@ Two design choices close known holes:
   moves up unchanged. Bitcoin instead hashes it with itself, so ``[a, b, c]`` and ``[a, b, c, c]``
   share a root (CVE-2012-2459); here they do not.
 
+* **The root commits to the leaf count.** The root is ``H(0x02 || count || top)``, where ``top``
+  is the node at the top of the tree and ``count`` is 8 bytes. Without it the same siblings can
+  be shown to verify for another position in a tree of another size (a proof for leaf 2 of 3
+  also "proves" leaf 1 of 2, and leaf 0 of 3 also "proves" leaf 0 of 4), so a proof would not
+  really say *where* a leaf is, or how many leaves there are.
+
 A proof records the leaf's index and the leaf count; the verifier recomputes from them which
-levels have a sibling, so a proof cannot be replayed for another position or another tree size.
+levels have a sibling and binds the count through the root, so a proof cannot be replayed for
+another position or another tree size.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ __all__ = [
     "MerkleTree",
     "hash_leaf",
     "hash_node",
+    "hash_root",
     "merkle_proof",
     "merkle_root",
     "merkle_root_of_hashes",
@@ -41,6 +49,7 @@ __all__ = [
 
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
+ROOT_PREFIX = b"\x02"
 #: The root of an empty list: the hash of nothing, which no leaf or node hash can equal.
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -53,6 +62,11 @@ def hash_leaf(data: bytes) -> bytes:
 def hash_node(left: bytes, right: bytes) -> bytes:
     """Hash of an inner node: ``H(0x01 || left || right)``."""
     return hashlib.sha256(NODE_PREFIX + left + right).digest()
+
+
+def hash_root(top: bytes, leaf_count: int) -> bytes:
+    """The root of a non-empty tree: ``H(0x02 || leaf_count as 8 bytes || top)``."""
+    return hashlib.sha256(ROOT_PREFIX + leaf_count.to_bytes(8, "big") + top).digest()
 
 
 def _next_level(level: list[bytes]) -> list[bytes]:
@@ -71,7 +85,7 @@ def merkle_root_of_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     level = list(leaf_hashes)
     while len(level) > 1:
         level = _next_level(level)
-    return level[0]
+    return hash_root(level[0], len(leaf_hashes))
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
@@ -129,7 +143,7 @@ def merkle_proof(leaves: Sequence[bytes], index: int) -> MerkleProof:
 def root_from_proof(leaf_hash: bytes, proof: MerkleProof) -> bytes | None:
     """The root that ``proof`` leads to from ``leaf_hash``, or None when the proof is malformed."""
     index, count = proof.index, proof.leaf_count
-    if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
+    if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count < 2**64):
         return None
     node = leaf_hash
     siblings = iter(proof.siblings)
@@ -147,7 +161,7 @@ def root_from_proof(leaf_hash: bytes, proof: MerkleProof) -> bytes | None:
         count = (count + 1) // 2
     if used != len(proof.siblings):
         return None  # extra siblings: not a proof for this position and size
-    return node
+    return hash_root(node, proof.leaf_count)
 
 
 def verify_inclusion(root: bytes, leaf: bytes, proof: MerkleProof) -> bool:
@@ -158,7 +172,8 @@ def verify_inclusion(root: bytes, leaf: bytes, proof: MerkleProof) -> bool:
 class MerkleTree:
     """A whole Merkle tree kept in memory, level by level, for drawing and for many proofs.
 
-    ``levels[0]`` holds the leaf hashes, ``levels[-1]`` holds just the root.
+    ``levels[0]`` holds the leaf hashes, ``levels[-1]`` just the top node, which ``hash_root``
+    binds to the leaf count to give ``root``.
     """
 
     def __init__(self, leaves: Sequence[bytes]) -> None:
@@ -175,7 +190,7 @@ class MerkleTree:
     @property
     def root(self) -> bytes:
         """The Merkle root (``EMPTY_ROOT`` for no leaves)."""
-        return self.levels[-1][0] if self.levels[0] else EMPTY_ROOT
+        return hash_root(self.levels[-1][0], len(self)) if self.levels[0] else EMPTY_ROOT
 
     def proof(self, index: int) -> MerkleProof:
         """Proof of inclusion for the leaf at ``index``."""

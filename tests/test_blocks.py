@@ -20,7 +20,7 @@ from blockkit.encoding import decode, encode
 from blockkit.errors import InvalidBlock
 from blockkit.hashing import MAX_TARGET, ZERO_HASH, sha256, tagged_hash
 from blockkit.keys import Address, PrivateKey
-from blockkit.merkle import EMPTY_ROOT, hash_leaf, merkle_root, merkle_root_of_hashes
+from blockkit.merkle import EMPTY_ROOT, hash_leaf, hash_root, merkle_root, merkle_root_of_hashes
 from blockkit.params import CLASSROOM
 from blockkit.transactions import MAX_NONCE, sign_transaction
 
@@ -203,7 +203,7 @@ def test_transactions_root_of_nothing_is_empty_root():
 
 
 def test_transactions_root_of_one_transaction():
-    assert transactions_root(TXS[:1]) == hash_leaf(TXS[0].hash)
+    assert transactions_root(TXS[:1]) == hash_root(hash_leaf(TXS[0].hash), 1)
 
 
 def test_transactions_root_depends_on_order_and_membership():

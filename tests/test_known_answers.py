@@ -46,7 +46,9 @@ def test_tagged_hash_is_sha256_of_tag_length_tag_and_data():
 def test_merkle_root_of_three_leaves_by_hand():
     leaf = [hashlib.sha256(b"\x00" + d).digest() for d in (b"a", b"b", b"c")]
     ab = hashlib.sha256(b"\x01" + leaf[0] + leaf[1]).digest()
-    assert merkle_root([b"a", b"b", b"c"]) == hashlib.sha256(b"\x01" + ab + leaf[2]).digest()
+    top = hashlib.sha256(b"\x01" + ab + leaf[2]).digest()
+    root = hashlib.sha256(b"\x02" + (3).to_bytes(8, "big") + top).digest()
+    assert merkle_root([b"a", b"b", b"c"]) == root
 
 
 def test_p256_rfc6979_a_2_5_sample_vector():
