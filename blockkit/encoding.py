@@ -100,7 +100,10 @@ def _encode(value: Any, out: list[bytes], depth: int) -> None:
         out.append(b"\x05" + _length(len(data)))
         out.append(data)
     elif isinstance(value, str):
-        data = value.encode("utf-8", "strict")
+        try:
+            data = value.encode("utf-8", "strict")
+        except UnicodeEncodeError as exc:
+            raise EncodingError(f"string is not encodable as UTF-8 ({exc.reason})") from exc
         out.append(b"\x06" + _length(len(data)))
         out.append(data)
     elif isinstance(value, list | tuple):
@@ -112,7 +115,10 @@ def _encode(value: Any, out: list[bytes], depth: int) -> None:
         for key in value:
             if not isinstance(key, str):
                 raise EncodingError(f"dict keys must be str, not {type(key).__name__}")
-            keys.append((key.encode("utf-8"), key))
+            try:
+                keys.append((key.encode("utf-8"), key))
+            except UnicodeEncodeError as exc:
+                raise EncodingError(f"dict key is not encodable as UTF-8 ({exc.reason})") from exc
         keys.sort()
         out.append(b"\x08" + _length(len(keys)))
         for raw, key in keys:
