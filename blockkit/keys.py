@@ -168,6 +168,10 @@ class Ed25519Suite(CryptoSuite):
             key = eddsa.import_public_key(data)
         except ValueError as exc:
             raise InvalidKey("bytes are not an ed25519 point") from exc
+        if (key.pointQ * 8).is_point_at_infinity():
+            # A point of small order (the identity among them) is no key at all: under it, a
+            # signature with S = 0 verifies for *every* message, so anyone could spend from it.
+            raise InvalidKey("a small-order ed25519 point is not a public key (forgeable)")
         return eddsa.new(key, "rfc8032")
 
     def sign(self, private: EccKey, message: bytes) -> bytes:

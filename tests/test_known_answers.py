@@ -9,7 +9,7 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
-from blockkit.errors import InvalidSignature
+from blockkit.errors import InvalidKey, InvalidSignature
 from blockkit.hashing import sha256, tagged_hash
 from blockkit.keys import PrivateKey, PublicKey
 from blockkit.merkle import merkle_root
@@ -114,3 +114,30 @@ def test_the_high_s_twin_of_a_valid_signature_is_rejected(suite, order):
         public.verify(twin, b"pay bob 10")
     assert not public.is_valid_signature(twin, b"pay bob 10")
     public.verify(signature, b"pay bob 10")
+
+
+ED25519_SMALL_ORDER = [
+    (1).to_bytes(32, "little"),  # the identity
+    (2**255 - 19 - 1).to_bytes(32, "little"),  # (0, -1), order 2
+    bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  # order 8
+]
+
+
+@pytest.mark.parametrize("data", ED25519_SMALL_ORDER, ids=["identity", "order-2", "order-8"])
+def test_small_order_ed25519_points_are_not_public_keys(data):
+    """Under the identity key, (R = identity, S = 0) "signs" every message: such keys must fail."""
+    point = eddsa.import_public_key(data).pointQ
+    assert (point * 8).is_point_at_infinity()  # the vector really is of small order
+    with pytest.raises(InvalidKey, match="small-order"):
+        PublicKey("ed25519", data)
+
+
+def test_a_transaction_from_the_identity_key_with_a_zero_signature_is_refused():
+    from blockkit.encoding import encode
+    from blockkit.errors import InvalidTransaction
+    from blockkit.transactions import Transaction
+
+    identity = ED25519_SMALL_ORDER[0]
+    forged = [1337, 0, b"\x01" * 20, 10**6, 0, b"", ["ed25519", identity], identity + bytes(32)]
+    with pytest.raises(InvalidTransaction, match="small-order"):
+        Transaction.decode(encode(forged))
