@@ -3,6 +3,7 @@
     blockkit --version
     blockkit info                  # versions, key suites, presets: paste it into a bug report
     blockkit chain course.db       # what a chain store holds
+    blockkit exercises build       # exercises/ from solutions/ (--check: is it up to date?)
 
 Each subcommand is a function registered with ``@command``; later parts of the kit (grading,
 exercise generation, hosting) add theirs the same way, so ``blockkit --help`` lists everything.
@@ -144,6 +145,44 @@ def _chain(args: argparse.Namespace) -> int:
             )
     finally:
         chain.store.close()
+    return 0
+
+
+def _configure_exercises(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=["build"], help="build: write exercises/ from solutions/")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming each exercise notebook that is out of date",
+    )
+    parser.add_argument(
+        "--root", default=".", help="the blockkit checkout holding solutions/ (default: here)"
+    )
+
+
+@command(
+    "exercises",
+    "Generate exercises/ from solutions/ (stubs for solution regions, no outputs).",
+    _configure_exercises,
+)
+def _exercises(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from blockkit.grading.notebooks import build_exercises
+
+    changed = build_exercises(Path(args.root), check=args.check)
+    if args.check:
+        for name in changed:
+            print(f"out of date: {name}", file=sys.stderr)
+        if changed:
+            print("run `blockkit exercises build` and commit exercises/", file=sys.stderr)
+            return 1
+        print("exercises/ is up to date")
+        return 0
+    for name in changed:
+        print(f"wrote {name}")
+    if not changed:
+        print("exercises/ is up to date")
     return 0
 
 

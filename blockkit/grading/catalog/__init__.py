@@ -1,0 +1,1 @@
+"""Cases for every lesson's exercises, one module per lesson (``l03_merkle``: lesson 03)."""
