@@ -122,7 +122,12 @@ def show(value: Any) -> str:
     """A short, readable rendering of a value for a verdict (bytes as hex, long values cut)."""
     if isinstance(value, bytes):
         raw = bytes.hex(value)
-        text = f"bytes.fromhex('{raw}')" if len(value) <= 40 else f"{len(value)} bytes: {raw[:32]}…"
+        if len(value) <= 16:
+            text = repr(bytes(value))
+        elif len(value) <= 40:
+            text = f"bytes.fromhex('{raw}')"
+        else:
+            text = f"{len(value)} bytes: {raw[:32]}…"
     else:
         try:
             text = repr(value)

@@ -104,8 +104,13 @@ def _tag(cell: Any) -> dict[str, Any]:
     return tag if isinstance(tag, dict) else {}
 
 
-def exercise_cells(nb: Any, name: str = "notebook") -> list[ExerciseCells]:
+def exercise_cells(
+    nb: Any, name: str = "notebook", *, solution: bool = True
+) -> list[ExerciseCells]:
     """Find and validate every exercise's answer and check cell in ``nb``.
+
+    ``solution=False`` reads an exercise (or a student's) notebook, whose answer cells have no
+    solution region.
 
     Raises ``NotebookError`` naming the cell when the metadata, ids, points or order are wrong.
     """
@@ -138,7 +143,7 @@ def exercise_cells(nb: Any, name: str = "notebook") -> list[ExerciseCells]:
             raise NotebookError(f"{where}: the cell id must be {cell_id(exercise_id, role)!r}")
         if role in found.get(exercise_id, {}):
             raise NotebookError(f"{where}: exercise {exercise_id} has two {role} cells")
-        if role == "answer" and not has_region:
+        if role == "answer" and solution and not has_region:
             raise NotebookError(f"{where}: the answer cell of {exercise_id} has no {BEGIN} region")
         if role == "check":
             if has_region:

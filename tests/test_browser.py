@@ -1,0 +1,174 @@
+"""A real student's path: JupyterLab in headless Chromium runs lesson 01 and the widget responds.
+
+The test starts its own JupyterLab on 127.0.0.1 (a random free port, a random token, settings and
+runtime files in a temporary folder), opens a copy of ``course/01-hashing.ipynb`` in Debian's
+Chromium driven by Playwright (``executable_path``: Playwright never downloads a browser here),
+runs all cells from the menu, moves the avalanche widget's slider with the keyboard, reads the
+new verdict from the page and compares it with ``blockkit`` computing the same flip. A screenshot
+is saved to ``test-artifacts/lesson-01-avalanche.png``.
+
+Without Chromium the test is skipped with the command that installs it, except under ``.ci/run``,
+which installs Chromium and sets ``BLOCKKIT_REQUIRE_BROWSER=1`` so that a missing browser fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from blockkit.widgets.hashing import avalanche
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+LESSON = ROOT / "course" / "01-hashing.ipynb"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        message = "Debian's chromium is not installed: apt-get install chromium (.ci/run does this)"
+        if os.environ.get("BLOCKKIT_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    home = tmp_path_factory.mktemp("lab")
+    notebooks = home / "notebooks"
+    notebooks.mkdir()
+    shutil.copy(LESSON, notebooks)
+    # JupyterLab 4 renders only the cells in view; render them all so every prompt can be read.
+    tracker = home / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
+    command = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={notebooks}",
+        f"--LabApp.user_settings_dir={home / 'settings'}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # CI containers run as root
+    log = (home / "jupyter.log").open("w")
+    server = subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"jupyter lab exited: {(home / 'jupyter.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("jupyter lab did not answer on 127.0.0.1 within 60 s")
+                time.sleep(0.3)
+        yield base, token, home
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+def _summary(page) -> str:
+    return page.locator(".blockkit-avalanche-summary").inner_text()
+
+
+def test_lesson_01_runs_in_chromium_and_the_avalanche_widget_responds(lab):
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, home = lab
+    expect.set_options(timeout=60_000)  # a loaded CI machine is slow; waits end as soon as met
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(home / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{base}/lab/tree/01-hashing.ipynb?token={token}")
+            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+            expect(idle).to_have_count(1)
+
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+            code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+            count = code_cells.count()
+            expected_cells = sum(c.cell_type == "code" for c in nbformat.read(LESSON, 4).cells)
+            assert count == expected_cells, f"the page shows {count} of {expected_cells} code cells"
+            last_prompt = code_cells.nth(count - 1).locator(".jp-InputPrompt")
+            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]:"), timeout=120_000)
+            prompts = [c.locator(".jp-InputPrompt").inner_text() for c in code_cells.all()]
+            assert all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), prompts
+            stderr = "application/vnd.jupyter.stderr"
+            errors = page.locator(f".jp-OutputArea-output[data-mime-type='{stderr}']")
+            assert errors.count() == 0, errors.all_inner_texts()
+
+            summary = page.locator(".blockkit-avalanche-summary")
+            expect(summary).to_have_count(1)
+            before = _summary(page)
+            assert before == avalanche("blockkit", 7).summary(), before
+
+            handle = page.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            handle.press("ArrowRight")
+            expected = avalanche("blockkit", 8).summary()
+            expect(summary).to_have_text(expected)
+            assert expected != before
+
+            summary.scroll_into_view_if_needed()
+            shot = ARTIFACTS / "lesson-01-avalanche.png"
+            page.screenshot(path=str(shot), full_page=False)
+            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        finally:
+            context.close()
