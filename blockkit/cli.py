@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blockkit",
         description="blockkit: a blockchain you can read, and the course built on it.",
-        epilog="Open the course with:  jupyter lab course/",
+        epilog="Open the course: see README.md (jupyter lab, starting at course/00-welcome.ipynb)",
     )
     parser.add_argument("--version", action="version", version=f"blockkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

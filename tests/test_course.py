@@ -49,7 +49,9 @@ print("after")'''
 
 
 def test_stub_keeps_step_comments_and_raises():
-    assert stub_source(SOLVED, "03.2") == '''def merkle_root(leaves):
+    assert (
+        stub_source(SOLVED, "03.2")
+        == '''def merkle_root(leaves):
     """Docstring stays."""
     # Step 1: hash the leaves.
     # Step 2: pair them up.
@@ -57,6 +59,7 @@ def test_stub_keeps_step_comments_and_raises():
 
 
 print("after")'''
+    )
 
 
 def test_stub_of_a_stub_compiles_and_raises():
@@ -121,16 +124,24 @@ def _cell(nb, exercise_id, role):
     "change, message",
     [
         (lambda nb: _cell(nb, "01.2", "answer").metadata["blockkit"].update(points=5), "points"),
-        (lambda nb: _cell(nb, "01.2", "answer").metadata["blockkit"].update(exercise="01.9"),
-         "no exercise"),
+        (
+            lambda nb: _cell(nb, "01.2", "answer").metadata["blockkit"].update(exercise="01.9"),
+            "no exercise",
+        ),
         (lambda nb: setattr(_cell(nb, "01.2", "answer"), "id", "renamed"), "cell id"),
         (lambda nb: nb.cells.remove(_cell(nb, "01.3", "check")), "no check cell"),
-        (lambda nb: _cell(nb, "01.3", "check").update(source="check('01.3', hash_chain)"),
-         'must call check'),
-        (lambda nb: _cell(nb, "01.1", "answer").metadata["blockkit"].update(role="answr"),
-         "not one of"),
-        (lambda nb: nb.cells.insert(0, nb.cells.pop(nb.cells.index(_cell(nb, "01.4", "check")))),
-         "comes before its answer"),
+        (
+            lambda nb: _cell(nb, "01.3", "check").update(source="check('01.3', hash_chain)"),
+            "must call check",
+        ),
+        (
+            lambda nb: _cell(nb, "01.1", "answer").metadata["blockkit"].update(role="answr"),
+            "not one of",
+        ),
+        (
+            lambda nb: nb.cells.insert(0, nb.cells.pop(nb.cells.index(_cell(nb, "01.4", "check")))),
+            "comes before its answer",
+        ),
         (lambda nb: _cell(nb, "01.1", "answer").metadata.pop("blockkit"), "no blockkit role"),
     ],
 )

@@ -22,7 +22,7 @@ def test_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
     commands = [block.strip() for block in _blocks("bash")]
     assert len(commands) == 2, commands
     course, tests = commands
-    assert course.endswith("jupyter lab course/")
+    assert course.endswith("jupyter lab --LabApp.default_url=/lab/tree/course/00-welcome.ipynb")
     assert tests.endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert tests in ci.splitlines()

@@ -67,4 +67,3 @@ add_cases(
         Case("a real target", (bytes.fromhex("0007" + "ff" * 30), 13), True),
     ],
 )
-
