@@ -170,5 +170,10 @@ def test_lesson_01_runs_in_chromium_and_the_avalanche_widget_responds(lab):
             shot = ARTIFACTS / "lesson-01-avalanche.png"
             page.screenshot(path=str(shot), full_page=False)
             assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        except Exception:
+            # Leave evidence for CI: what the page looked like and what the server said.
+            page.screenshot(path=str(ARTIFACTS / "lesson-01-failure.png"), full_page=True)
+            print((home / "jupyter.log").read_text()[-4000:])
+            raise
         finally:
             context.close()
