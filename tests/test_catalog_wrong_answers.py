@@ -1,0 +1,119 @@
+"""Each exercise's cases catch the mistakes students actually make, and say which case failed.
+
+(The solution notebooks' own answers passing every case is tested in test_grading.py.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from blockkit.grading import run_cases
+from blockkit.hashing import sha256, tagged_hash
+
+
+def _fails(exercise_id, answer, case_name=None):
+    result = run_cases(exercise_id, answer, include_hidden=True)
+    assert not result.passed, f"{exercise_id} accepted a wrong answer"
+    if case_name:
+        assert case_name in [f.case.name for f in result.failures], result.verdict()
+    assert result.failures[0].case.name in result.verdict()  # the verdict names what failed
+    return result
+
+
+# --- 00 ----------------------------------------------------------------------------------------
+
+
+def test_00_wrong_answers():
+    _fails("00.1", lambda d: "".join(bin(b)[2:] for b in d), "one zero byte")  # drops zeros
+    _fails("00.2", lambda d: len(d) * 8 - len(bin(int.from_bytes(d, "big"))[2:]), "no bytes")
+    _fails("00.3", lambda d, n: hashlib.sha256(d).digest()[0] == 0, "exactly enough")
+    _fails("00.3", lambda d, n: (256 - int.from_bytes(d, "big").bit_length()) > n)
+
+
+# --- 01 ----------------------------------------------------------------------------------------
+
+
+def test_01_wrong_answers():
+    _fails("01.1", lambda t: hashlib.sha256(t.encode("latin-1", "replace")).hexdigest(),
+           "non-ASCII text")  # fmt: skip
+    _fails(
+        "01.1", lambda t: hashlib.sha256(t.encode()).digest(), "'abc' (the FIPS 180 test vector)"
+    )
+    _fails("01.2", lambda a, b: sum(x != y for x, y in zip(a, b, strict=False)), "all bits differ")
+    _fails("01.2", lambda a, b: bin(int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).count("1"),
+           "different lengths")  # fmt: skip
+
+    def chain_without_previous(entries):
+        return [hashlib.sha256(e.encode()).hexdigest() for e in entries]
+
+    _fails("01.3", chain_without_previous, "one entry")
+
+    def first_nonce_that_is_not_smallest(challenge, bits):
+        nonce = 1
+        while (
+            256
+            - int.from_bytes(
+                hashlib.sha256(f"{challenge}:{nonce}".encode()).digest(), "big"
+            ).bit_length()
+            < bits
+        ):
+            nonce += 1
+        return nonce
+
+    _fails("01.4", first_nonce_that_is_not_smallest, "no work at all")
+
+    def counts_zero_bytes(challenge, bits):
+        nonce = 0
+        while (
+            not hashlib.sha256(f"{challenge}:{nonce}".encode())
+            .digest()
+            .startswith(bytes(bits // 8))
+        ):
+            nonce += 1
+        return nonce
+
+    _fails("01.4", counts_zero_bytes, "4 zero bits")
+
+
+# --- 02 ----------------------------------------------------------------------------------------
+
+
+def test_02_wrong_answers():
+    _fails("02.1", lambda key, text: key.sign(sha256(text.encode())), "alice signs a payment")
+    _fails("02.1", lambda key, text: key.sign(text.encode("utf-16")))
+
+    def verify_raises(public_key, text, signature):
+        public_key.verify(signature, text.encode())
+        return True
+
+    result = _fails("02.2", verify_raises, "an altered message")
+    assert "InvalidSignature" in result.verdict()
+    _fails("02.2", lambda k, t, s: len(s) == 64, "one signature bit flipped")
+
+    _fails("02.3", lambda suite, data: tagged_hash(b"blockkit/address", suite.encode() + data)[:20],
+           "a p256 key")  # fmt: skip
+    _fails("02.3", lambda suite, data: sha256(data)[:20])
+    _fails("02.3", lambda suite, data: tagged_hash(b"blockkit/address", suite.encode() + b"\x00"
+                                                    + data), "20 bytes, not 32")  # fmt: skip
+
+    def no_replay_check(public_key, payments):
+        return [public_key.is_valid_signature(s, f"{n}:{t}".encode()) for n, t, s in payments]
+
+    _fails("02.4", no_replay_check, "a replayed payment")
+
+    def nonce_moves_on_refusal(public_key, payments):
+        expected, out = 0, []
+        for n, t, s in payments:
+            out.append(n == expected and public_key.is_valid_signature(s, f"{n}:{t}".encode()))
+            expected += 1
+        return out
+
+    _fails("02.4", nonce_moves_on_refusal, "a forged text reusing a signature")
+
+
+@pytest.mark.parametrize("exercise_id", ["02.2"])
+def test_a_crashing_check_is_reported_not_raised(exercise_id):
+    result = run_cases(exercise_id, lambda *a: 1 / 0)
+    assert all("ZeroDivisionError" in f.problem for f in result.failures)
