@@ -117,3 +117,56 @@ def test_02_wrong_answers():
 def test_a_crashing_check_is_reported_not_raised(exercise_id):
     result = run_cases(exercise_id, lambda *a: 1 / 0)
     assert all("ZeroDivisionError" in f.problem for f in result.failures)
+
+
+# --- 03 ----------------------------------------------------------------------------------------
+
+
+def _h(data):
+    return hashlib.sha256(data).digest()
+
+
+def _root(leaves, duplicate_odd=False, count=True, prefixes=True):
+    if not leaves:
+        return _h(b"")
+    leaf = (lambda d: _h(b"\x00" + d)) if prefixes else _h
+    node = (lambda a, b: _h(b"\x01" + a + b)) if prefixes else (lambda a, b: _h(a + b))
+    level = [leaf(x) for x in leaves]
+    while len(level) > 1:
+        if len(level) % 2 and duplicate_odd:
+            level.append(level[-1])
+        parents = [node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            parents.append(level[-1])
+        level = parents
+    return _h(b"\x02" + len(leaves).to_bytes(8, "big") + level[0]) if count else level[0]
+
+
+def test_03_wrong_answers():
+    _fails("03.1", lambda d: _h(d), "a transaction")
+    _fails("03.1", lambda d: _h(b"\x00" + d).hex())
+    _fails("03.2", lambda leaves: _root(leaves, duplicate_odd=True), "three leaves (an odd level)")
+    _fails("03.2", lambda leaves: _root(leaves, count=False), "one leaf")
+    _fails("03.2", lambda leaves: _root(leaves, prefixes=False), "one leaf")
+    _fails("03.2", lambda leaves: _root(sorted(leaves)), "order matters")
+
+    def ignores_leftovers(root, leaf, proof):
+        node, index, count = _h(b"\x00" + leaf), proof.index, proof.leaf_count
+        siblings = list(proof.siblings)
+        while count > 1:
+            if not (index % 2 == 0 and index == count - 1):
+                sibling = siblings.pop(0)
+                pair = sibling + node if index % 2 else node + sibling
+                node = _h(b"\x01" + pair)
+            index, count = index // 2, (count + 1) // 2
+        return _h(b"\x02" + proof.leaf_count.to_bytes(8, "big") + node) == root
+
+    _fails("03.3", ignores_leftovers, "a proof with an extra sibling")
+
+    def always_left(root, leaf, proof):
+        node = _h(b"\x00" + leaf)
+        for sibling in proof.siblings:
+            node = _h(b"\x01" + node + sibling)
+        return _h(b"\x02" + proof.leaf_count.to_bytes(8, "big") + node) == root
+
+    _fails("03.3", always_left, "leaf 2 of 3")
