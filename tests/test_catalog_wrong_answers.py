@@ -170,3 +170,74 @@ def test_03_wrong_answers():
         return _h(b"\x02" + proof.leaf_count.to_bytes(8, "big") + node) == root
 
     _fails("03.3", always_left, "leaf 2 of 3")
+
+
+# --- 04 ----------------------------------------------------------------------------------------
+
+
+def _pay(balances, nonces, payment, *, check_nonce=True, fee_counts=True, mutate=False):
+    sender, recipient, value, fee, nonce = payment
+    if check_nonce and nonce != nonces.get(sender, 0):
+        raise ValueError("nonce")
+    if balances.get(sender, 0) < value + (fee if fee_counts else 0):
+        raise ValueError("funds")
+    if not mutate:
+        balances, nonces = dict(balances), dict(nonces)
+    balances[sender] -= value + fee
+    balances[recipient] = balances.get(recipient, 0) + value
+    nonces[sender] = nonce + 1
+    return balances, nonces
+
+
+def test_04_wrong_answers():
+    _fails("04.1", lambda b, n, p: _pay(b, n, p, check_nonce=False), "a reused nonce (replay)")
+    _fails("04.1", lambda b, n, p: _pay(b, n, p, fee_counts=False), "value plus fee too high")
+    _fails("04.1", lambda b, n, p: list(_pay(b, n, p)), "a simple payment")
+
+    def all_fees(balances, nonces, payments, proposer, reward):
+        rejected = []
+        for i, p in enumerate(payments):
+            try:
+                balances, nonces = _pay(balances, nonces, p)
+            except ValueError:
+                rejected.append(i)
+        balances = dict(balances)
+        balances[proposer] = balances.get(proposer, 0) + reward + sum(p[3] for p in payments)
+        return balances, nonces, rejected
+
+    _fails("04.2", all_fees, "a double spend (same nonce twice)")
+
+    def stops_at_first_refusal(balances, nonces, payments, proposer, reward):
+        for p in payments:
+            balances, nonces = _pay(balances, nonces, p)
+        balances[proposer] = balances.get(proposer, 0) + reward
+        return balances, nonces, []
+
+    _fails("04.2", stops_at_first_refusal)
+
+    from blockkit.encoding import encode
+    from blockkit.merkle import merkle_root
+
+    def unsorted(accounts):
+        return merkle_root([encode([a, *v]) for a, v in accounts.items() if v != (0, 0)])
+
+    _fails("04.3", unsorted, "three accounts, given unsorted")
+
+    def keeps_empty(accounts):
+        return merkle_root([encode([a, *accounts[a]]) for a in sorted(accounts)])
+
+    _fails("04.3", keeps_empty, "an empty account is left out")
+
+    def no_nonce(accounts):
+        return merkle_root([encode([a, accounts[a][0]]) for a in sorted(accounts)])
+
+    _fails("04.3", no_nonce)
+
+    from blockkit.merkle import verify_inclusion
+
+    def ignores_nonce(root, address, balance, nonce, proof):
+        return any(verify_inclusion(root, encode([bytes(address), balance, n]), proof)
+                   for n in range(5))  # fmt: skip
+
+    _fails("04.4", ignores_nonce, "alice claims an old nonce")
+    _fails("04.4", lambda root, address, balance, nonce, proof: True, "alice claims 1,000,000")
