@@ -241,3 +241,57 @@ def test_04_wrong_answers():
 
     _fails("04.4", ignores_nonce, "alice claims an old nonce")
     _fails("04.4", lambda root, address, balance, nonce, proof: True, "alice claims 1,000,000")
+
+
+# --- 05 ----------------------------------------------------------------------------------------
+
+
+def test_05_wrong_answers():
+    from dataclasses import replace
+
+    from blockkit.errors import InvalidBlock
+    from blockkit.hashing import meets_target, work_from_target
+
+    _fails("05.1", lambda parent, header: header.parent == parent.hash,
+           "the right parent hash but a wrong height")  # fmt: skip
+    _fails("05.1", lambda parent, header: header.height == parent.height + 1, "block 2 on genesis")
+
+    def starts_at_one(header, max_attempts):
+        for nonce in range(1, max_attempts):
+            if meets_target(replace(header, nonce=nonce).hash, header.target):
+                return nonce
+        return None
+
+    _fails("05.2", starts_at_one)
+
+    def never_gives_up(header, max_attempts):
+        nonce = 0
+        while not meets_target(replace(header, nonce=nonce).hash, header.target):
+            nonce += 1
+            if nonce > 10 * max_attempts:  # (bounded here so the test ends)
+                return nonce
+        return nonce
+
+    _fails("05.2", never_gives_up, "too few attempts")
+
+    def orphans_are_fine(chain, blocks):
+        for block in blocks:
+            try:
+                chain.add_block(block)
+            except InvalidBlock as error:
+                return error.reason
+            except Exception:
+                return None
+        return None
+
+    _fails("05.3", orphans_are_fine, "blocks out of order")
+    _fails("05.3", lambda chain, blocks: None, "a nonce that is not a solution")
+
+    _fails("05.4", lambda branches: max(range(len(branches)), key=lambda i: len(branches[i])),
+           "shorter but harder wins")  # fmt: skip
+
+    def last_on_tie(branches):
+        weights = [sum(work_from_target(h.target) for h in b) for b in branches]
+        return max(i for i, w in enumerate(weights) if w == max(weights))
+
+    _fails("05.4", last_on_tie, "a tie keeps the first seen")
