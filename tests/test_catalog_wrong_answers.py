@@ -254,7 +254,8 @@ def test_05_wrong_answers():
 
     _fails("05.1", lambda parent, header: header.parent == parent.hash,
            "the right parent hash but a wrong height")  # fmt: skip
-    _fails("05.1", lambda parent, header: header.height == parent.height + 1, "block 2 on genesis")
+    _fails("05.1", lambda parent, header: header.height == parent.height + 1,
+           "the right height but another parent")  # fmt: skip
 
     def starts_at_one(header, max_attempts):
         for nonce in range(1, max_attempts):
