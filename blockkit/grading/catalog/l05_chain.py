@@ -94,6 +94,12 @@ define(
 add_cases(
     "05.2",
     [
+        Case(
+            "the easiest target: nonce 0 already works",
+            (replace(_EASY, target=target_from_difficulty(1)), 10),
+            0,
+            hint="start counting at nonce 0",
+        ),
         Case("difficulty 256", (_EASY, 10_000), _nonce(_EASY, 10_000)),
         Case(
             "another header",
