@@ -34,6 +34,8 @@ from blockkit.widgets.hashing import avalanche
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 LESSON = ROOT / "course" / "01-hashing.ipynb"
+EXERCISE = ROOT / "exercises" / "01-hashing.ipynb"
+EXERCISE_COPY = "exercise-01-hashing.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--headless",
@@ -66,6 +68,7 @@ def lab(tmp_path_factory):
     notebooks = home / "notebooks"
     notebooks.mkdir()
     shutil.copy(LESSON, notebooks)
+    shutil.copy(EXERCISE, notebooks / "exercise-01-hashing.ipynb")
     # JupyterLab 4 renders only the cells in view; render them all so every prompt can be read.
     tracker = home / "settings" / "@jupyterlab" / "notebook-extension"
     tracker.mkdir(parents=True)
@@ -117,89 +120,158 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def _wait_for_connected_kernel(base: str, token: str) -> None:
-    """Until the notebook's kernel is idle and the page holds a connection to it."""
-    deadline = time.monotonic() + 60
+def _wait_for_connected_kernel(base: str, token: str, notebook: str) -> None:
+    """Until ``notebook``'s kernel is idle and the page holds a connection to it."""
+    deadline, state = time.monotonic() + 60, None
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{base}/api/kernels?token={token}", timeout=5) as reply:
-            kernels = json.load(reply)
-        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
-            return
+        with urllib.request.urlopen(f"{base}/api/sessions?token={token}", timeout=5) as reply:
+            sessions = [x for x in json.load(reply) if x["path"] == notebook]
+        if sessions:
+            kernel = sessions[0]["kernel"]["id"]
+            url = f"{base}/api/kernels/{kernel}?token={token}"
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                state = json.load(reply)
+            if state["execution_state"] == "idle" and state["connections"] > 0:
+                return
         time.sleep(0.3)
-    pytest.fail(f"no connected idle kernel after 60 s: {kernels}")
+    pytest.fail(f"no connected idle kernel for {notebook} after 60 s: {state}")
 
 
 def _summary(page) -> str:
     return page.locator(".blockkit-avalanche-summary").inner_text()
 
 
-def test_lesson_01_runs_in_chromium_and_the_avalanche_widget_responds(lab):
+@pytest.fixture
+def browser_page(lab, request):
+    """A fresh headless Chromium page; on failure, a screenshot and the server log are kept."""
     from playwright.sync_api import expect, sync_playwright
 
-    base, token, home = lab
+    _, _, home = lab
     expect.set_options(timeout=60_000)  # a loaded CI machine is slow; waits end as soon as met
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(home / "chromium-profile"),
+            str(home / f"chromium-{request.node.name}"),
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1400, "height": 1000},
         )
+        page = context.pages[0] if context.pages else context.new_page()
+        page.set_default_timeout(60_000)
+        failed = True
         try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{base}/lab/tree/01-hashing.ipynb?token={token}")
-            page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
-            idle = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            expect(idle).to_have_count(1)
-
-            _wait_for_connected_kernel(base, token)
-
-            code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
-            first_prompt = code_cells.first.locator(".jp-InputPrompt")
-            for _attempt in range(3):
-                page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-                page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-                try:
-                    # A click that lands while the kernel connection is still settling runs
-                    # nothing; the first prompt shows whether execution started.
-                    expect(first_prompt).not_to_have_text("[ ]:", timeout=15_000)
-                    break
-                except AssertionError:
-                    print(f"Run All Cells started nothing (attempt {_attempt + 1}); again")
-            count = code_cells.count()
-            expected_cells = sum(c.cell_type == "code" for c in nbformat.read(LESSON, 4).cells)
-            assert count == expected_cells, f"the page shows {count} of {expected_cells} code cells"
-            last_prompt = code_cells.nth(count - 1).locator(".jp-InputPrompt")
-            expect(last_prompt).to_have_text(re.compile(r"\[\d+\]:"), timeout=120_000)
-            prompts = [c.locator(".jp-InputPrompt").inner_text() for c in code_cells.all()]
-            assert all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), prompts
-            stderr = "application/vnd.jupyter.stderr"
-            errors = page.locator(f".jp-OutputArea-output[data-mime-type='{stderr}']")
-            assert errors.count() == 0, errors.all_inner_texts()
-
-            summary = page.locator(".blockkit-avalanche-summary")
-            expect(summary).to_have_count(1)
-            before = _summary(page)
-            assert before == avalanche("blockkit", 7).summary(), before
-
-            handle = page.locator(".widget-slider .noUi-handle").first
-            handle.focus()
-            handle.press("ArrowRight")
-            expected = avalanche("blockkit", 8).summary()
-            expect(summary).to_have_text(expected)
-            assert expected != before
-
-            summary.scroll_into_view_if_needed()
-            shot = ARTIFACTS / "lesson-01-avalanche.png"
-            page.screenshot(path=str(shot), full_page=False)
-            assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        except Exception:
-            # Leave evidence for CI: what the page looked like and what the server said.
-            page.screenshot(path=str(ARTIFACTS / "lesson-01-failure.png"), full_page=True)
-            print((home / "jupyter.log").read_text()[-4000:])
-            raise
+            yield page
+            failed = False
         finally:
+            if failed:  # evidence for CI: what the page looked like and what the server said
+                page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-failure.png"))
+                print((home / "jupyter.log").read_text()[-4000:])
             context.close()
+
+
+def _open(page, base: str, token: str, name: str) -> None:
+    from playwright.sync_api import expect
+
+    # A workspace per notebook: JupyterLab would otherwise reopen the previous test's tabs.
+    workspace = re.sub(r"[^a-z0-9]", "-", name.lower())
+    page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?token={token}")
+    page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for()
+    expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
+    _wait_for_connected_kernel(base, token, name)
+
+
+def test_lesson_01_runs_in_chromium_and_the_avalanche_widget_responds(lab, browser_page):
+    from playwright.sync_api import expect
+
+    base, token, _ = lab
+    page = browser_page
+    _open(page, base, token, LESSON.name)
+
+    code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+    first_prompt = code_cells.first.locator(".jp-InputPrompt")
+    for attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            # A click that lands while the kernel connection is still settling runs nothing;
+            # the first prompt shows whether execution started.
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=15_000)
+            break
+        except AssertionError:
+            print(f"Run All Cells started nothing (attempt {attempt + 1}); again")
+    count = code_cells.count()
+    expected_cells = sum(c.cell_type == "code" for c in nbformat.read(LESSON, 4).cells)
+    assert count == expected_cells, f"the page shows {count} of {expected_cells} code cells"
+    last_prompt = code_cells.nth(count - 1).locator(".jp-InputPrompt")
+    expect(last_prompt).to_have_text(re.compile(r"\[\d+\]:"), timeout=120_000)
+    prompts = [c.locator(".jp-InputPrompt").inner_text() for c in code_cells.all()]
+    assert all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in prompts), prompts
+    stderr = "application/vnd.jupyter.stderr"
+    errors = page.locator(f".jp-OutputArea-output[data-mime-type='{stderr}']")
+    assert errors.count() == 0, errors.all_inner_texts()
+
+    summary = page.locator(".blockkit-avalanche-summary")
+    expect(summary).to_have_count(1)
+    before = _summary(page)
+    assert before == avalanche("blockkit", 7).summary(), before
+
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")
+    expected = avalanche("blockkit", 8).summary()
+    expect(summary).to_have_text(expected)
+    assert expected != before
+
+    summary.scroll_into_view_if_needed()
+    shot = ARTIFACTS / "lesson-01-avalanche.png"
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _run_cell(page, cell, source: str | None = None) -> None:
+    """Optionally replace a code cell's text, then run it and wait for its prompt number."""
+    from playwright.sync_api import expect
+
+    editor = cell.locator(".cm-content")
+    editor.click()
+    if source is not None:
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(source)  # inserted as is: no auto-indent or bracket closing
+    page.keyboard.press("Control+Enter")
+    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"))
+
+
+def test_a_student_sees_a_check_fail_helpfully_then_pass(lab, browser_page):
+    """Exercise 01.1 in the generated notebook: a wrong answer, its verdict, then a right one."""
+    from playwright.sync_api import expect
+
+    base, token, _ = lab
+    page = browser_page
+    _open(page, base, token, EXERCISE_COPY)
+    panel = page.locator(".jp-NotebookPanel:visible")
+    setup = panel.locator(".jp-CodeCell").first
+    answer = panel.locator(".jp-CodeCell", has_text="def sha256_hex")
+    check = panel.locator(".jp-CodeCell", has_text='check("01.1", sha256_hex)')
+    _run_cell(page, setup)
+
+    _run_cell(page, answer)  # the untouched stub
+    _run_cell(page, check)
+    expect(check.locator(".jp-OutputArea")).to_contain_text("not answered yet")
+
+    wrong = "def sha256_hex(text):\n    return hashlib.sha256(text.encode()).hexdigest()[:32]\n"
+    _run_cell(page, answer, wrong)
+    _run_cell(page, check)
+    verdict = check.locator(".jp-OutputArea")
+    expect(verdict).to_contain_text("✘ 01.1 sha256_hex: 4 of 4 checks failed · 0/1 points")
+    expect(verdict).to_contain_text("expected:")
+    expect(verdict).to_contain_text("hint:")
+    assert "Traceback" not in verdict.inner_text()  # one short red line, not a traceback
+
+    right = "def sha256_hex(text):\n    return hashlib.sha256(text.encode('utf-8')).hexdigest()\n"
+    _run_cell(page, answer, right)
+    _run_cell(page, check)
+    expect(verdict).to_have_text(
+        re.compile(r"✔ 01\.1 sha256_hex: passed all 4 checks · 1/1 points")
+    )
+    page.screenshot(path=str(ARTIFACTS / "exercise-01-check.png"))
