@@ -38,13 +38,13 @@ def test_readme_example_runs_and_says_what_it_prints():
     assert claimed and chain.balance(bob.address) == int(claimed.group(1))
 
 
-def test_library_is_ruff_clean():
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_code_and_notebooks_are_ruff_clean(command):
+    """Library, tests, benchmarks and every notebook code cell: students copy what they read."""
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
     if ruff is None:
         pytest.fail("ruff is not installed: install the test extra, pip install -e '.[test]'")
-    result = subprocess.run(
-        [ruff, "check", "blockkit", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
-    )
+    result = subprocess.run([ruff, *command, "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
