@@ -11,17 +11,19 @@ Each measurement is the best of several repeats, which discounts noise from othe
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
+import operator
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[1])
-)  # run from a checkout, installed or not
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout, installed or not
 
 
 def best_time(action: Callable[[], object], repeats: int) -> float:
@@ -165,6 +167,52 @@ def import_seconds(repeats: int) -> float:
     return max(0.0, loaded - bare)
 
 
+# --- grade_ratio, grade_per_min ---------------------------------------------------------------
+
+
+@functools.cache
+def grade_times(size: int, workers: int = 2) -> tuple[float, float]:
+    """Seconds for ``blockkit grade`` on a class of ``size``, and for bare nbval on the same files.
+
+    The class mixes right, partly right and untouched answers to lesson 03 (from
+    ``tests/grade_samples.py``). The baseline is what grading costs without any of blockkit's
+    safety: ``pytest --nbval-lax -n 2 --dist loadfile`` straight on the submitted files.
+    """
+    sys.path.insert(0, str(ROOT / "tests"))
+    import grade_samples
+
+    with tempfile.TemporaryDirectory(prefix="blockkit-bench-") as tmp:
+        folder = Path(tmp)
+        (folder / "subs").mkdir()
+        (folder / "pytest.ini").write_text("[pytest]\n")
+        for student, data in grade_samples.class_of(size):
+            (folder / "subs" / f"{student}.ipynb").write_bytes(data)
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "pytest", "subs", "--nbval-lax", "--nbval-current-env"),
+                *("-n", str(workers), "--dist", "loadfile", "-q", "-p", "no:cacheprovider"),
+                *("-c", "pytest.ini", "--rootdir", "."),
+            ],
+            cwd=folder,
+            capture_output=True,
+            check=False,  # the untouched stubs fail, as they should
+        )
+        bare = time.perf_counter() - start
+        start = time.perf_counter()
+        subprocess.run(
+            [
+                *(sys.executable, "-m", "blockkit.cli", "grade", "subs", "--assignment", "03"),
+                *("--out", "out", "--workers", str(workers), "--root", str(ROOT)),
+            ],
+            cwd=folder,
+            capture_output=True,
+            check=True,
+        )
+        graded = time.perf_counter() - start
+    return graded, bare
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs: a smoke test")
@@ -183,6 +231,16 @@ def main() -> int:
         ),
         ("pow_ratio", lambda: pow_ratio(20_000 if quick else 200_000, 2 if quick else 5), ">=0.7"),
         ("import_s", lambda: import_seconds(3 if quick else 9), "<0.3"),
+        (
+            "grade_ratio",
+            lambda: operator.truediv(*grade_times(8 if quick else 200)),
+            "<=1.3",
+        ),
+        (
+            "grade_per_min",
+            lambda: (8 if quick else 200) * 60 / grade_times(8 if quick else 200)[0],
+            ">=100",
+        ),
     ]
     for name, measure, goal in figures:
         print(f"{name} {measure():.3f} {goal}", flush=True)

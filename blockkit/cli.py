@@ -4,6 +4,7 @@
     blockkit info                  # versions, key suites, presets: paste it into a bug report
     blockkit chain course.db       # what a chain store holds
     blockkit exercises build       # exercises/ from solutions/ (--check: is it up to date?)
+    blockkit grade SUBMISSIONS --assignment 03 --out grades/   # gradebook, feedback, summary
 
 Each subcommand is a function registered with ``@command``; later parts of the kit (grading,
 exercise generation, hosting) add theirs the same way, so ``blockkit --help`` lists everything.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -183,6 +185,117 @@ def _exercises(args: argparse.Namespace) -> int:
         print(f"wrote {name}")
     if not changed:
         print("exercises/ is up to date")
+    return 0
+
+
+def _configure_grade(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "submissions",
+        help="folder of submissions: <student>.ipynb or <student>/<notebook>.ipynb per student",
+    )
+    parser.add_argument(
+        "--assignment",
+        required=True,
+        help="the assignment: 03, 03-merkle-trees, or a solution notebook's path",
+    )
+    parser.add_argument("--out", required=True, help="folder for gradebook.csv, feedback/, summary")
+    parser.add_argument(
+        "--hidden",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Python file defining HIDDEN_CASES (repeatable); keep it out of the student bundle",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="parallel kernels (default: one per CPU core)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="regrade everything (default: skip graded ones)"
+    )
+    parser.add_argument("--cell-timeout", type=float, default=60.0, help="seconds per cell")
+    parser.add_argument("--case-timeout", type=float, default=20.0, help="seconds per check case")
+    parser.add_argument(
+        "--notebook-timeout", type=float, default=300.0, help="seconds per notebook"
+    )
+    parser.add_argument(
+        "--memory-mb", type=int, default=2048, help="address-space limit per kernel (0: none)"
+    )
+    parser.add_argument(
+        "--root", default=".", help="the blockkit checkout holding solutions/ (default: here)"
+    )
+
+
+class _ProgressBar:
+    """``[#####.....] 12/200 students`` on a terminal; a line per tenth when piped."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, done: int, total: int, checks: int) -> None:
+        if total == 0:
+            return
+        width = 30
+        filled = round(width * done / total)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} students"
+        if self.tty:
+            print(f"\r{line} · {checks} checks in this batch ", end="", file=sys.stderr)
+            if done == total:
+                print(file=sys.stderr)
+        elif done * 10 // total != self.shown:
+            self.shown = done * 10 // total
+            print(line, file=sys.stderr, flush=True)
+
+
+@command(
+    "grade",
+    "Grade a folder of submissions: gradebook.csv, per-student feedback, summary and plot.",
+    _configure_grade,
+)
+def _grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from blockkit.grading.grade import GradeOptions, grade, load_assignment
+    from blockkit.grading.report import write_reports
+
+    options = GradeOptions(
+        workers=args.workers,
+        cell_timeout=args.cell_timeout,
+        case_timeout=args.case_timeout,
+        notebook_timeout=args.notebook_timeout,
+        memory_mb=args.memory_mb,
+        force=args.force,
+    )
+    assignment = load_assignment(
+        args.assignment,
+        root=Path(args.root),
+        hidden=[Path(h) for h in args.hidden],
+        limits=options.limits(),
+    )
+    out = Path(args.out)
+    started = time.monotonic()
+    results = grade(Path(args.submissions), assignment, out, options, progress=_ProgressBar())
+    table = write_reports(results, assignment, out)
+    elapsed = time.monotonic() - started
+    with pd.option_context("display.width", 120, "display.max_colwidth", 40):
+        print(
+            table[["exercise", "title", "points", "passed", "students", "pass_rate"]].to_string(
+                index=False
+            )
+        )
+    statuses = pd.Series([r.status for r in results], dtype=object).value_counts()
+    print("statuses:  " + ", ".join(f"{name} {count}" for name, count in statuses.items()))
+    cached = sum(r.cached for r in results)
+    print(
+        f"graded {len(results) - cached} submissions in {elapsed:.1f} s"
+        + (f"; {cached} unchanged since the last run (--force regrades them)" if cached else "")
+    )
+    print(
+        f"wrote {out / 'gradebook.csv'}, {out / 'feedback'}/, {out / 'summary.csv'}, "
+        f"{out / 'difficulty.png'}"
+    )
     return 0
 
 

@@ -291,13 +291,23 @@ class PrivateKey:
 
     suite: str
     _key: Any = field(compare=False)
+    _secret: bytes = field(default=b"", compare=False)
 
     @classmethod
     def from_secret(cls, secret: bytes, suite: str = DEFAULT_SUITE) -> PrivateKey:
         """A key derived from 32 secret bytes (the same bytes always give the same key)."""
         if not isinstance(secret, bytes) or len(secret) != 32:
             raise InvalidKey("a secret is exactly 32 bytes")
-        return cls(suite, _suite(suite).key_from_secret(secret))
+        return cls(suite, _suite(suite).key_from_secret(secret), secret)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, str]]:
+        """Pickle and copy by secret: the library key object inside cannot be pickled.
+
+        The grader uses this to hand a case's keys to a student's kernel (never the other way).
+        """
+        if not self._secret:
+            raise TypeError("this PrivateKey was not made from a secret and cannot be copied")
+        return (PrivateKey.from_secret, (self._secret, self.suite))
 
     @classmethod
     def from_seed(cls, seed: str | bytes | int, suite: str = DEFAULT_SUITE) -> PrivateKey:

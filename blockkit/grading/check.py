@@ -25,7 +25,21 @@ from typing import Any
 
 from blockkit.grading.registry import NO_VALUE, Case, Exercise, get_exercise
 
-__all__ = ["CaseOutcome", "CheckFailed", "CheckResult", "NotDoneYet", "check", "run_cases", "same"]
+__all__ = [
+    "CallOutcome",
+    "CaseOutcome",
+    "CheckFailed",
+    "CheckResult",
+    "NotDoneYet",
+    "Raised",
+    "Returned",
+    "call_locally",
+    "call_text",
+    "check",
+    "judge",
+    "run_cases",
+    "same",
+]
 
 _SHOW_FAILURES = 2
 _REPR_LIMIT = 100
@@ -172,6 +186,58 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def qualified_name(kind: type) -> str:
+    """``module.qualname`` of a class: how a raised exception is named across processes."""
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A call returned ``value``."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Raised:
+    """A call raised an exception, described by names only (it may come from another process)."""
+
+    types: tuple[str, ...]
+    """``qualified_name`` of the exception's class, then of each of its bases."""
+    message: str
+    where: str = ""
+    """Where in the student's code it was raised (`` (at line 3: ...)``), when known."""
+
+    @classmethod
+    def of(cls, exc: BaseException) -> Raised:
+        """Describe an exception caught in this process."""
+        return cls(
+            tuple(qualified_name(k) for k in type(exc).__mro__),
+            _safe_str(exc),
+            _where(exc.__traceback__),
+        )
+
+    @property
+    def name(self) -> str:
+        """The exception's class name (``ValueError``)."""
+        return self.types[0].rsplit(".", 1)[-1] if self.types else "Exception"
+
+    def is_a(self, kind: type[BaseException]) -> bool:
+        """True when the exception was a ``kind`` (or a subclass of it)."""
+        return qualified_name(kind) in self.types
+
+
+CallOutcome = Returned | Raised
+"""What one call of a student's function did."""
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:
+        return "(the exception's message could not be shown)"
+
+
 def _where(tb: Any) -> str:
     """The last line of the student's own code in a traceback, if any."""
     for frame in reversed(traceback.extract_tb(tb)):
@@ -180,20 +246,26 @@ def _where(tb: Any) -> str:
     return ""
 
 
-def _call_text(function: str, args: tuple[Any, ...]) -> str:
+def call_text(function: str, args: tuple[Any, ...]) -> str:
+    """How a call is shown to a student: ``merkle_root([b'a', b'b'])``."""
     shown = ", ".join(show(a) for a in args)
     return f"{function}({shown})"
 
 
-def _run_case(exercise: Exercise, answer: Callable[..., Any], case: Case) -> CaseOutcome:
-    args = case.arguments()
-    call = _call_text(exercise.function, args)
+def call_locally(answer: Callable[..., Any], args: tuple[Any, ...]) -> CallOutcome:
+    """Call ``answer`` in this process (a student's own check in their own kernel)."""
     try:
-        result = answer(*args)
-    except NotImplementedError:
-        return CaseOutcome(case, False, "not written yet", call, not_implemented=True)
+        return Returned(answer(*args))
     except Exception as exc:
-        if case.raises is not None and isinstance(exc, case.raises):
+        return Raised.of(exc)
+
+
+def judge(case: Case, call: str, outcome: CallOutcome) -> CaseOutcome:
+    """Judge what one call did against what ``case`` expects (always in trusted code)."""
+    if isinstance(outcome, Raised):
+        if outcome.is_a(NotImplementedError):
+            return CaseOutcome(case, False, "not written yet", call, not_implemented=True)
+        if case.raises is not None and outcome.is_a(case.raises):
             return CaseOutcome(case, True)
         expected = (
             f"it to raise {case.raises.__name__}"
@@ -203,10 +275,11 @@ def _run_case(exercise: Exercise, answer: Callable[..., Any], case: Case) -> Cas
         return CaseOutcome(
             case,
             False,
-            f"your function raised {type(exc).__name__}: {exc}{_where(exc.__traceback__)}",
+            f"your function raised {outcome.name}: {outcome.message}{outcome.where}",
             call,
             expected,
         )
+    result = outcome.value
     if case.raises is not None:
         return CaseOutcome(
             case,
@@ -250,7 +323,12 @@ def run_cases(
             f"check({exercise_id!r}, {exercise.function}), not {_type_name(answer)}"
         )
     cases = exercise.cases if include_hidden else exercise.visible_cases()
-    return CheckResult(exercise, tuple(_run_case(exercise, answer, case) for case in cases))
+    outcomes = []
+    for case in cases:
+        args = case.arguments()
+        call = call_text(exercise.function, args)
+        outcomes.append(judge(case, call, call_locally(answer, args)))
+    return CheckResult(exercise, tuple(outcomes))
 
 
 def check(exercise_id: str, answer: Callable[..., Any]) -> None:

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import runpy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "all_exercises",
     "define",
     "get_exercise",
+    "load_hidden_cases",
 ]
 
 
@@ -169,3 +172,38 @@ def all_exercises() -> Mapping[str, Exercise]:
 def _sort_key(exercise_id: str) -> tuple[int, int]:
     lesson, number = exercise_id.split(".")
     return int(lesson), int(number)
+
+
+_hidden_loaded: set[Path] = set()
+
+
+def load_hidden_cases(path: Path) -> int:
+    """Add an instructor's hidden cases from a Python file; returns how many were added.
+
+    The file (kept outside the student bundle) defines ``HIDDEN_CASES``, a dict from exercise id to
+    a list of ``Case``::
+
+        from blockkit.grading import Case
+        HIDDEN_CASES = {"03.2": [Case("seven leaves", ([b"a"] * 7,), expected=...)]}
+
+    Every case is marked hidden whatever it says. Loading the same file twice adds nothing.
+    """
+    path = Path(path).resolve()
+    if path in _hidden_loaded:
+        return 0
+    if not path.is_file():
+        raise FileNotFoundError(f"hidden cases file {path} does not exist")
+    namespace = runpy.run_path(str(path))
+    table = namespace.get("HIDDEN_CASES")
+    if not isinstance(table, dict):
+        raise ValueError(
+            f"{path} must define HIDDEN_CASES = {{'NN.k': [Case(...), ...]}} "
+            "(see the instructor guide)"
+        )
+    added = 0
+    for exercise_id, cases in table.items():
+        cases = list(cases)
+        add_cases(exercise_id, cases, hidden=True)
+        added += len(cases)
+    _hidden_loaded.add(path)
+    return added

@@ -1,0 +1,165 @@
+"""What a student's kernel may send back to the grader: plain data, and nothing else.
+
+When grading, a student's function runs in the student's kernel, but it is judged in the grader's
+process. The kernel sends the result as tagged JSON built from a few exact builtin types (``None``,
+``bool``, ``int``, ``float``, ``str``, ``bytes``, ``list``, ``tuple``, ``dict``). Decoding makes
+only those types, checks depth and size, and never imports, calls or unpickles anything, so the
+most hostile kernel can claim a return value, which is exactly what an honest function could do
+too, but it cannot hand the grader an object whose ``__eq__`` lies.
+
+Anything else a function returns (an instance of the student's own class, a subclass of ``int``)
+travels as :class:`Unrepresentable`: its type name and a short repr, equal to nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Unrepresentable", "WireError", "decode", "encode"]
+
+MAX_DEPTH = 32
+MAX_ITEMS = 100_000
+MAX_TEXT = 1_000_000
+"""Characters of one ``str`` (or hex characters of one ``bytes``) the decoder accepts."""
+MAX_INT_DIGITS = 4_000
+
+
+class WireError(ValueError):
+    """A reply that is not well-formed tagged JSON within the limits."""
+
+
+@dataclass(frozen=True)
+class Unrepresentable:
+    """A result of a type the grader does not compare (shown to the student, equal to nothing)."""
+
+    type_name: str
+    text: str
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, self.text))
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name}: {self.text}>"
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception as exc:
+        text = f"(repr failed: {type(exc).__name__})"
+    return text[:200]
+
+
+def encode(value: Any, _depth: int = 0) -> Any:
+    """``value`` as tagged JSON-ready data (runs in the student's kernel)."""
+    if _depth > MAX_DEPTH:
+        raise WireError(f"the result is nested more than {MAX_DEPTH} levels deep")
+    kind = type(value)
+    if value is None:
+        return {"t": "none"}
+    if kind is bool:
+        return {"t": "bool", "v": value}
+    if kind is int:
+        return {"t": "int", "v": str(value)}
+    if kind is float:
+        return {"t": "float", "v": repr(value)}
+    if kind is str:
+        return {"t": "str", "v": value}
+    if kind is bytes:
+        return {"t": "bytes", "v": value.hex()}
+    if kind is list or kind is tuple:
+        return {"t": kind.__name__, "v": [encode(item, _depth + 1) for item in value]}
+    if kind is dict:
+        return {
+            "t": "dict",
+            "v": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()],
+        }
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    return {"t": "other", "type": name, "v": _short_repr(value)}
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.items = 0
+
+    def spend(self) -> None:
+        self.items += 1
+        if self.items > MAX_ITEMS:
+            raise WireError(f"the result has more than {MAX_ITEMS} parts")
+
+
+def _text(data: dict[str, Any], limit: int = MAX_TEXT) -> str:
+    value = data.get("v")
+    if not isinstance(value, str) or len(value) > limit:
+        raise WireError("a text field is missing or too long")
+    return value
+
+
+def decode(data: Any, _depth: int = 0, _budget: _Budget | None = None) -> Any:
+    """The value ``encode`` described (runs in the grader; trusts nothing in ``data``)."""
+    budget = _budget or _Budget()
+    budget.spend()
+    if _depth > MAX_DEPTH + 1:
+        raise WireError("the result is nested too deeply")
+    if type(data) is not dict or type(data.get("t")) is not str:
+        raise WireError("not a tagged value")
+    tag = data["t"]
+    if tag == "none":
+        return None
+    if tag == "bool":
+        if type(data.get("v")) is not bool:
+            raise WireError("a bool must be true or false")
+        return data["v"]
+    if tag == "int":
+        digits = _text(data, MAX_INT_DIGITS + 1)
+        body = digits[1:] if digits.startswith("-") else digits
+        if not (body.isascii() and body.isdigit()):
+            raise WireError("an int must be decimal digits")
+        return int(digits)
+    if tag == "float":
+        text = _text(data, 64)
+        try:
+            number = float(text)
+        except ValueError:
+            raise WireError("a float must be a number") from None
+        if not (math.isfinite(number) or text in ("inf", "-inf", "nan")):
+            raise WireError("a float must be a number")
+        return number
+    if tag == "str":
+        return _text(data)
+    if tag == "bytes":
+        try:
+            return bytes.fromhex(_text(data, 2 * MAX_TEXT))
+        except ValueError:
+            raise WireError("bytes must be hex") from None
+    if tag in ("list", "tuple"):
+        items = data.get("v")
+        if type(items) is not list:
+            raise WireError(f"a {tag} must hold a list")
+        values = [decode(item, _depth + 1, budget) for item in items]
+        return values if tag == "list" else tuple(values)
+    if tag == "dict":
+        pairs = data.get("v")
+        if type(pairs) is not list:
+            raise WireError("a dict must hold a list of pairs")
+        result: dict[Any, Any] = {}
+        for pair in pairs:
+            if type(pair) is not list or len(pair) != 2:
+                raise WireError("a dict entry must be a [key, value] pair")
+            key = decode(pair[0], _depth + 1, budget)
+            try:
+                result[key] = decode(pair[1], _depth + 1, budget)
+            except TypeError:
+                raise WireError("a dict key must be hashable") from None
+        return result
+    if tag == "other":
+        name = data.get("type")
+        if type(name) is not str or len(name) > 200:
+            raise WireError("an unrepresentable value must name its type")
+        return Unrepresentable(name, _text(data, 200))
+    raise WireError(f"unknown tag {tag[:20]!r}")
