@@ -335,7 +335,7 @@ class GradeOptions:
     workers: int = 0
     """Parallel kernels (pytest-xdist workers); 0 means one per CPU core."""
     batch: int = 0
-    """Submissions per pytest run (results are cached after each); 0 picks 16 per worker."""
+    """Submissions per pytest run (results are cached after each); 0 picks 64 per worker."""
     cell_timeout: float = 60.0
     case_timeout: float = 20.0
     notebook_timeout: float = 300.0
@@ -757,7 +757,7 @@ def grade(
     done = len(results)
     if progress:
         progress(done, total, 0)
-    batch_size = options.batch or 16 * options.worker_count()
+    batch_size = options.batch or 64 * options.worker_count()
     counter = 0
     while pending:
         batch, pending = pending[:batch_size], pending[batch_size:]

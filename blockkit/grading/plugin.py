@@ -28,6 +28,7 @@ import os
 import pickle
 import sys
 import time
+from collections import deque
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -156,27 +157,86 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def _notebook_state(item: Any) -> dict[str, Any]:
-    """Per-notebook bookkeeping kept on nbval's file node: start time, output counter."""
+    """Per-notebook bookkeeping kept on nbval's file node: start time, output counter.
+
+    Output is counted as it leaves the kernel, also while nbval waits for a cell to finish: nbval
+    reads a cell's output only after the cell's reply, so a cell that prints in a loop would
+    otherwise pile its output up in the grader's memory for the whole cell time limit. Messages
+    read early are kept (up to the output limit) and handed to nbval in order.
+    """
     notebook = item.parent
     state = notebook.__dict__.get("_blockkit")
     if state is None:
-        state = {"start": time.monotonic(), "output": 0, "stopped": ""}
+        state = {"start": time.monotonic(), "output": 0, "stopped": "", "pending": deque()}
         notebook._blockkit = state
+        kernel = notebook.kernel
+        pending: deque[Any] = state["pending"]
         original = notebook.get_kernel_message
 
         def counted(timeout: float | None = None, stream: str = "iopub") -> Any:
+            if stream == "iopub" and pending:
+                return pending.popleft()
             message = original(timeout=timeout, stream=stream)
-            _count_output(item.config, notebook, state, message)
+            if stream == "iopub":
+                _count_output(item.config, notebook, state, message)
             return message
 
+        def await_reply(msg_id: str, timeout: float | None = None) -> None:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                while True:  # drain (and count) whatever output is waiting
+                    try:
+                        message = kernel.get_message(stream="iopub", timeout=0)
+                    except Empty:
+                        break
+                    _count_output(item.config, notebook, state, message)
+                    pending.append(message)
+                try:
+                    reply = kernel.get_message(stream="shell", timeout=0.05)
+                except Empty:
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise
+                    continue
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    if reply["content"]["status"] == "aborted":
+                        raise RuntimeError("Kernel aborted execution request")
+                    return
+
+        def await_idle(parent_id: str, timeout: float | None) -> None:
+            # nbval reads iopub here directly; read through ``counted`` so drained output counts.
+            while True:
+                message = counted(timeout=timeout)
+                if (
+                    message["parent_header"].get("msg_id") == parent_id
+                    and message["msg_type"] == "status"
+                    and message["content"].get("execution_state") == "idle"
+                ):
+                    return
+
         notebook.get_kernel_message = counted
+        if kernel is not None:
+            kernel.await_reply = await_reply
+            kernel.await_idle = await_idle
     return state
+
+
+def _size(value: Any, depth: int = 0) -> int:
+    """Characters in a message's content, without copying it (a flood can be huge)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if depth > 20:
+        return 1
+    if isinstance(value, dict):
+        return sum(len(str(k)) + _size(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(_size(v, depth + 1) for v in value)
+    return 8
 
 
 def _count_output(config: pytest.Config, notebook: Any, state: dict[str, Any], msg: Any) -> None:
     if msg.get("msg_type") not in ("stream", "display_data", "execute_result", "error"):
         return
-    state["output"] += len(json.dumps(msg.get("content", {})))
+    state["output"] += _size(msg.get("content"))
     limit = config.getoption("blockkit_output_limit")
     if state["output"] > limit:
         _stop(notebook, state, f"output flood: a cell printed more than {limit:,} characters")
