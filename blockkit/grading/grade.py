@@ -24,8 +24,6 @@ collects them).
 from __future__ import annotations
 
 import hashlib
-import hmac
-import json
 import math
 import os
 import re
@@ -47,7 +45,13 @@ import nbformat
 from blockkit import __version__
 from blockkit.errors import BlockkitError
 from blockkit.grading.notebooks import NotebookError, build_exercise, cell_id, exercise_cells
-from blockkit.grading.plugin import KEY_VARIABLE, PROGRESS_PREFIX, RECORD_PROPERTY, verify_signed
+from blockkit.grading.plugin import (
+    KEY_VARIABLE,
+    PROGRESS_PREFIX,
+    RECORD_PROPERTY,
+    sign,
+    verify_signed,
+)
 from blockkit.grading.registry import get_exercise, load_hidden_cases
 from blockkit.grading.splice import splice
 
@@ -364,9 +368,7 @@ class _Cache:
         self.folder.mkdir(parents=True, exist_ok=True)
         key_file = self.folder / "key"
         if not key_file.exists():
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
+            _write_private(key_file, secrets.token_hex(32))
         self.key = key_file.read_text().strip().encode()
 
     def _file(self, student: str) -> Path:
@@ -376,22 +378,26 @@ class _Cache:
         path = self._file(submission.student)
         if not path.is_file():
             return None
-        text = path.read_text(encoding="utf-8")
-        body, _, mac = text.rpartition("\n")
-        if not hmac.compare_digest(mac, hmac.new(self.key, body.encode(), "sha256").hexdigest()):
+        data = verify_signed(path.read_text(encoding="utf-8"), self.key)
+        if data is None:
             return None
-        data = json.loads(body)
         if data.get("fingerprint") != fingerprint or data["result"]["sha256"] != submission.sha256:
             return None
         return StudentResult.from_json(data["result"])
 
     def put(self, result: StudentResult, fingerprint: str) -> None:
-        body = json.dumps({"fingerprint": fingerprint, "result": result.to_json()}, sort_keys=True)
-        mac = hmac.new(self.key, body.encode(), "sha256").hexdigest()
+        text = sign({"fingerprint": fingerprint, "result": result.to_json()}, self.key)
         path = self._file(result.student)
         partial = path.with_suffix(".tmp")
-        partial.write_text(body + "\n" + mac, encoding="utf-8")
+        partial.write_text(text, encoding="utf-8")
         partial.replace(path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a key file only its owner can read (created 0600, never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
 
 
 # --- running pytest ----------------------------------------------------------------------------
@@ -435,9 +441,7 @@ def run_pytest(
     overruns its time limit, so a runaway kernel cannot outlive it.
     """
     key_file = workdir / "key"
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key.decode())
+    _write_private(key_file, key.decode())
     junit = workdir / f"junit-{secrets.token_hex(4)}.xml"
     (workdir / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     workers = min(options.worker_count(), len(notebooks))
