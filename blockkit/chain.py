@@ -319,6 +319,28 @@ class Chain:
         status = "extended" if extends else "reorganized"
         return AddResult(status, block_hash, self.head_hash, disconnected, connected)
 
+    def check_block(self, block: Block) -> None:
+        """Raise ``InvalidBlock`` unless ``block`` would be accepted on top of the best tip.
+
+        All three steps run, state included, and everything is undone: the chain is unchanged.
+        Permissioned replicas use this to vote on a proposal before it is final.
+        """
+        if not isinstance(block, Block):
+            raise InvalidBlock("malformed-block", f"expected a Block, got {type(block).__name__}")
+        check_header_fields(block.header)
+        if block.parent != self.head_hash:
+            raise InvalidBlock(
+                "not-on-tip", f"the block's parent is not this chain's tip (height {self.height})"
+            )
+        now = self.clock() if self.clock is not None else None
+        validate_header(self, self.head.header, block.header, now)
+        validate_body(block, self.params)
+        checkpoint = self._state.checkpoint()
+        try:
+            apply_body(self._state, block, self.params)
+        finally:
+            self._state.revert(checkpoint)
+
     def _remember_invalid(self, block: Block) -> None:
         self._nodes[block.hash] = _Node(block, 0, INVALID, self._next_arrival())
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from blockkit.blocks import Block, Header
 from blockkit.params import Params
+
+if TYPE_CHECKING:
+    from blockkit.network.sim import NetworkCore, Node
 
 __all__ = ["Consensus", "HeaderLookup"]
 
@@ -24,7 +27,12 @@ class HeaderLookup(Protocol):
 
 
 class Consensus(ABC):
-    """Who may produce a block, what proves it, and how much a branch weighs in fork choice."""
+    """Who may produce a block, what proves it, and how much a branch weighs in fork choice.
+
+    The same object serves the chain (the four header rules below) and the network simulator
+    (``make_node``, ``connect``): ``Network(consensus=...)`` builds nodes that each run a
+    ``Chain`` with this consensus, so swapping PoW for PoA, Raft or PBFT is one argument.
+    """
 
     name: str
     params: Params
@@ -48,3 +56,21 @@ class Consensus(ABC):
     @abstractmethod
     def seal(self, block: Block) -> Block:
         """Turn a proposed block into one this protocol accepts (mine it, sign it, ...)."""
+
+    # --- on the network (blockkit.network) ------------------------------------------------------
+
+    @classmethod
+    def for_network(cls, nodes: int, **options: Any) -> Consensus:
+        """This protocol set up for a network of ``nodes`` nodes (keys, validator set, ...)."""
+        raise NotImplementedError(f"{cls.__name__} cannot be simulated on a network")
+
+    def make_node(self, network: NetworkCore, node_id: int, behaviour: str = "honest") -> Node:
+        """Node ``node_id`` of ``network``, running this protocol; ``behaviour`` names a fault."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be simulated on a network")
+
+    def connect(self, network: NetworkCore) -> None:
+        """Wire the nodes together: a full mesh unless the protocol gossips."""
+        network.connect_all()
+
+    #: Behaviours ``make_node`` understands besides ``"honest"``.
+    behaviours: tuple[str, ...] = ()
