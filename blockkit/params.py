@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 
 from blockkit.hashing import MAX_TARGET, target_from_difficulty
 
-__all__ = ["CLASSROOM", "PRESETS", "REALISTIC", "Params"]
+__all__ = ["CLASSROOM", "NETWORK", "PRESETS", "REALISTIC", "Params"]
 
 
 @dataclass(frozen=True)
@@ -85,4 +85,28 @@ REALISTIC = Params(
     max_future_drift=2 * 60 * 60,
 )
 
-PRESETS: dict[str, Params] = {p.name: p for p in (CLASSROOM, REALISTIC)}
+#: For network simulations (``Network("pow", ...)``): a fixed, very easy target, so every node
+#: mines and checks real proof of work in about 16 hashes per block. In a simulation, *when* a
+#: block is found comes from the hash-power model (``blockkit.network.pow.MiningClock``: a Poisson
+#: process over simulated time), not from how long hashing took; the nonce in every header is
+#: still found for real and checked by every node's ``Chain``. Header timestamps are milliseconds
+#: of simulated time. ``max_retarget_factor=1`` keeps the target fixed (no retargeting), so the
+#: heaviest chain is simply the longest. No block reward: the state then holds only the genesis
+#: accounts, so a 100-node run does not recompute a 100-account state root per block per node;
+#: who earned what is read from ``Network.blocks_df()`` (``producer`` of main-chain blocks).
+#: ``dataclasses.replace(NETWORK, block_reward=50)`` pays rewards (slower with many miners).
+NETWORK = Params(
+    name="network",
+    chain_id=1338,
+    block_reward=0,
+    target_block_time=10,
+    retarget_interval=1_000_000,
+    max_retarget_factor=1,
+    initial_target=target_from_difficulty(2**4),
+    max_target=target_from_difficulty(2**4),
+    max_block_transactions=1_000,
+    max_transaction_data=4_096,
+    max_future_drift=2 * 60 * 60,
+)
+
+PRESETS: dict[str, Params] = {p.name: p for p in (CLASSROOM, REALISTIC, NETWORK)}

@@ -62,6 +62,10 @@ def test_benchmarks_print_their_figures_in_the_agreed_format():
         "merkle_ratio",
         "pow_ratio",
         "import_s",
+        "sim_pow_s",
+        "sim_pow_events_per_s",
+        "sim_pbft_s",
+        "sim_pbft_events_per_s",
         "grade_ratio",
         "grade_per_min",
     ]

@@ -7,18 +7,26 @@ redoing its work faster than everyone else extends it.
 Every ``retarget_interval`` blocks the target is rescaled so that blocks keep coming every
 ``target_block_time`` seconds as hash power changes. The chain *enforces* it: a header whose
 target differs from ``next_target`` is rejected, or a miner could simply declare an easy target.
+
+On the simulated network (``Network("pow", nodes=20, hashpower=[...], block_interval=10)``)
+``ProofOfWork`` builds the miners of ``blockkit.network.pow``: who finds the next block, and when,
+comes from the hash-power model; the nonce in every header is still mined and checked for real.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from blockkit.blocks import Block, Header, HeaderTemplate
 from blockkit.consensus.base import Consensus, HeaderLookup
 from blockkit.errors import InvalidBlock
 from blockkit.hashing import meets_target, work_from_target
-from blockkit.params import CLASSROOM, Params
+from blockkit.params import CLASSROOM, NETWORK, Params
+
+if TYPE_CHECKING:
+    from blockkit.network.sim import NetworkCore, Node
 
 __all__ = ["MiningProgress", "ProofOfWork", "mine", "next_target"]
 
@@ -93,12 +101,101 @@ def next_target(chain: HeaderLookup, parent: Header, params: Params) -> int:
 
 
 class ProofOfWork(Consensus):
-    """Nakamoto consensus: the heaviest chain of valid proof-of-work blocks wins."""
+    """Nakamoto consensus: the heaviest chain of valid proof-of-work blocks wins.
+
+    The keyword arguments only matter on a simulated network (see ``for_network``).
+    """
 
     name = "pow"
 
-    def __init__(self, params: Params = CLASSROOM) -> None:
+    #: Faults a simulated miner can have (``Network("pow", behaviours={3: "selfish"})``):
+    #: ``selfish`` (Eyal & Sirer's withholding strategy), ``withhold`` (never publishes its own
+    #: blocks: wasted work) and ``double-spend`` (pays a merchant, then overrides the payment
+    #: with a privately mined chain).
+    behaviours = ("selfish", "withhold", "double-spend")
+
+    def __init__(
+        self,
+        params: Params = CLASSROOM,
+        *,
+        hashpower: Sequence[float] | None = None,
+        block_interval: float = 10.0,
+        degree: int = 8,
+        allocations: Mapping[bytes, int] | None = None,
+    ) -> None:
         self.params = params
+        if not (isinstance(block_interval, int | float) and block_interval > 0):
+            raise ValueError(
+                f"block_interval is mean seconds between blocks > 0: {block_interval!r}"
+            )
+        if not isinstance(degree, int) or isinstance(degree, bool) or degree < 1:
+            raise ValueError(f"degree is the number of gossip peers per node, >= 1: {degree!r}")
+        self.hashpower: tuple[float, ...] | None = (
+            None if hashpower is None else _normalise(hashpower)
+        )
+        """Each node's share of the hash power (sums to 1); None means equal shares."""
+        self.block_interval = float(block_interval)
+        """Mean simulated seconds between blocks, network-wide."""
+        self.degree = degree
+        """Gossip peers per node (``NetworkCore.connect_random``)."""
+        self.allocations: dict[bytes, int] = dict(allocations or {})
+        """Genesis balances of every simulated node's chain (fund a double-spender here)."""
+
+    # --- on the network -------------------------------------------------------------------------
+
+    @classmethod
+    def for_network(  # type: ignore[override]
+        cls,
+        nodes: int,
+        *,
+        hashpower: Sequence[float] | None = None,
+        block_interval: float = 10.0,
+        degree: int = 8,
+        params: Params | None = None,
+        allocations: Mapping[bytes, int] | None = None,
+    ) -> ProofOfWork:
+        """Proof of work for ``nodes`` simulated miners.
+
+        ``hashpower`` lists each node's share (any positive numbers; normalised to sum to 1;
+        default equal). ``block_interval`` is the mean time between blocks network-wide,
+        ``degree`` the number of gossip peers, ``params`` the chain preset (default ``NETWORK``:
+        an easy fixed target), ``allocations`` genesis balances.
+        """
+        if hashpower is not None and len(hashpower) != nodes:
+            raise ValueError(
+                f"hashpower lists one share per node: got {len(hashpower)} shares for {nodes} nodes"
+            )
+        return cls(
+            NETWORK if params is None else params,
+            hashpower=hashpower,
+            block_interval=block_interval,
+            degree=degree,
+            allocations=allocations,
+        )
+
+    def shares(self, nodes: int) -> tuple[float, ...]:
+        """Hash-power shares of ``nodes`` nodes: ``hashpower`` or equal shares."""
+        if self.hashpower is None:
+            return (1.0 / nodes,) * nodes
+        if len(self.hashpower) != nodes:
+            raise ValueError(
+                f"this ProofOfWork has {len(self.hashpower)} hash-power shares, the network "
+                f"{nodes} nodes"
+            )
+        return self.hashpower
+
+    def make_node(self, network: NetworkCore, node_id: int, behaviour: str = "honest") -> Node:
+        """A miner (``blockkit.network.pow.Miner`` or the subclass for ``behaviour``)."""
+        from blockkit.network.pow import make_miner
+
+        return make_miner(self, network, node_id, behaviour)
+
+    def connect(self, network: NetworkCore) -> None:
+        """A random gossip graph of about ``degree`` peers each; then start the mining clock."""
+        from blockkit.network.pow import MiningClock
+
+        network.connect_random(self.degree)
+        MiningClock.attach(network, self.shares(len(network.nodes)), self.block_interval)
 
     def next_target(self, chain: HeaderLookup, parent: Header) -> int:
         """See ``next_target``."""
@@ -130,3 +227,15 @@ class ProofOfWork(Consensus):
         if header is None:
             raise RuntimeError("mining stopped before a valid nonce was found")
         return replace(block, header=header)
+
+
+def _normalise(hashpower: Sequence[float]) -> tuple[float, ...]:
+    """Shares that sum to 1; ValueError for negative, non-numeric or all-zero shares."""
+    shares = list(hashpower)
+    for share in shares:
+        if isinstance(share, bool) or not isinstance(share, int | float) or not share >= 0:
+            raise ValueError(f"hash-power shares are numbers >= 0, not {share!r}")
+    total = float(sum(shares))
+    if not total > 0:
+        raise ValueError("at least one node needs hash power > 0")
+    return tuple(share / total for share in shares)

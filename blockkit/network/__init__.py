@@ -142,11 +142,19 @@ class Network(NetworkCore):
             if not isinstance(blocks, int) or blocks < 0:
                 raise ValueError(f"blocks is a count >= 0, not {blocks!r}")
             watched = [n for n in self.honest_nodes if n.up] or self.honest_nodes
+            laggard = [watched[0]]  # the node last seen below the goal: checked first, O(1)
 
             def reached() -> bool:
                 if stop is not None and stop():
                     return True
-                return all(self.final_height(n) >= blocks for n in watched if n.up)
+                node = laggard[0]
+                if node.up and self.final_height(node) < blocks:
+                    return False
+                for node in watched:
+                    if node.up and self.final_height(node) < blocks:
+                        laggard[0] = node
+                        return False
+                return True
 
             goal = reached
             total = lambda: (min(self.final_height(n) for n in watched), float(blocks))  # noqa: E731
