@@ -335,11 +335,8 @@ class Chain:
         now = self.clock() if self.clock is not None else None
         validate_header(self, self.head.header, block.header, now)
         validate_body(block, self.params)
-        checkpoint = self._state.checkpoint()
-        try:
-            apply_body(self._state, block, self.params)
-        finally:
-            self._state.revert(checkpoint)
+        # apply_body undoes itself on failure; on success its undo record takes it back out
+        self._state.undo(apply_body(self._state, block, self.params))
 
     def _remember_invalid(self, block: Block) -> None:
         self._nodes[block.hash] = _Node(block, 0, INVALID, self._next_arrival())

@@ -273,3 +273,20 @@ def test_the_chain_never_reads_the_clock_unless_given_one():
     chain = Chain(CLASSROOM, allocations=FUNDS)
     far_future = chain.mine_block(proposer=MINER_A.address, timestamp=10**12)
     assert chain.add_block(far_future).status == "extended"
+
+
+def test_check_block_is_a_dry_run_that_names_the_fault_and_changes_nothing(chain):
+    root, height = chain.state.root(), chain.height
+    good = proposal(chain, [pay(chain, ALICE, BOB, 5)])
+    chain.check_block(good)
+    assert chain.state.root() == root and chain.height == height
+    assert chain.add_block(good).status == "extended"  # the dry run left nothing behind
+    with pytest.raises(InvalidBlock) as stale:
+        chain.check_block(good)
+    assert stale.value.reason == "not-on-tip"
+    root = chain.state.root()
+    lying = remine(chain, proposal(chain), state_root=bytes(32))
+    with pytest.raises(InvalidBlock) as bad:
+        chain.check_block(lying)
+    assert bad.value.reason == "bad-state-root"
+    assert chain.state.root() == root and chain.height == height + 1
