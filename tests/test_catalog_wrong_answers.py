@@ -296,3 +296,106 @@ def test_05_wrong_answers():
         return max(i for i, w in enumerate(weights) if w == max(weights))
 
     _fails("05.4", last_on_tie, "a tie keeps the first seen")
+
+
+# --- 06 ----------------------------------------------------------------------------------------
+
+
+def test_06_wrong_answers():
+    import math
+
+    def tips_minus_one(blocks):  # a stale branch longer than one block counts once
+        tips = set(blocks["hash"]) - set(blocks["parent"])
+        return (len(tips) - 1) / len(blocks) if len(blocks) else 0.0
+
+    def returns_a_count(blocks):
+        return float(blocks["height"].duplicated().sum())
+
+    _fails("06.1", tips_minus_one, "a stale branch two blocks long")
+    _fails("06.1", returns_a_count, "one stale block")
+
+    def nakamoto_without_the_guard(q, z):
+        p = 1 - q
+        lam = z * q / p
+        return 1 - sum(
+            lam**k * math.exp(-lam) / math.factorial(k) * (1 - (q / p) ** (z - k))
+            for k in range(z + 1)
+        )
+
+    def lambda_without_p(q, z):
+        p = 1 - q
+        if q >= p:
+            return 1.0
+        lam = z * q
+        return 1 - sum(
+            lam**k * math.exp(-lam) / math.factorial(k) * (1 - (q / p) ** (z - k))
+            for k in range(z + 1)
+        )
+
+    _fails("06.2", nakamoto_without_the_guard, "a majority attacker")
+    _fails("06.2", lambda_without_p, "q = 0.1, z = 1 (the whitepaper's table)")
+
+    from blockkit.grading.catalog.l06_networks import _nakamoto
+
+    def at_most_risk(q, risk):  # stops at <= instead of <, and never refuses
+        z = 0
+        while _nakamoto(q, z) > risk and z < 1000:
+            z += 1
+        return z
+
+    _fails("06.3", at_most_risk, "an attacker with half the hash power")
+
+    def always_publishes(lead, event, racing):
+        if event not in ("pool", "others"):
+            raise ValueError(event)
+        return "publish-all"
+
+    def never_races(lead, event, racing):
+        if event == "pool":
+            return "hide"
+        if event != "others":
+            raise ValueError(event)
+        return {0: "adopt", 1: "match", 2: "publish-all"}.get(lead, "publish-one")
+
+    _fails("06.4", always_publishes, "lead 0, pool found a block")
+    _fails("06.4", never_races, "lead 0, pool found a block, racing")
+
+
+# --- 07 ----------------------------------------------------------------------------------------
+
+
+def test_07_wrong_answers():
+    _fails("07.1", lambda n, model: (n - 1) // 3, "3 nodes, crash faults")
+    _fails("07.1", lambda n, model: n // 3 if model == "byzantine" else (n - 1) // 2,
+           "3 nodes, byzantine faults")  # fmt: skip
+    _fails("07.2", lambda names, ts, period: names[int(ts // period) % len(names)],
+           "the last millisecond of slot 0")  # fmt: skip
+    _fails("07.2", lambda names, ts, period: names[ts // round(period * 1000)],
+           "after a full rotation")  # fmt: skip
+
+    def counts_old_terms(match_index, log_terms, term, commit):
+        majority = len(match_index) // 2 + 1
+        for n in range(len(log_terms), commit, -1):
+            if sum(m >= n for m in match_index) >= majority:
+                return n
+        return commit
+
+    def strict_majority_of_others(match_index, log_terms, term, commit):
+        others = match_index[1:]
+        for n in range(len(log_terms), commit, -1):
+            if log_terms[n - 1] == term and sum(m >= n for m in others) > len(others) // 2:
+                return n
+        return commit
+
+    figure_8 = "an old-term entry on a majority is not committed by counting (Raft figure 8)"
+    _fails("07.3", counts_old_terms, figure_8)
+    _fails("07.3", strict_majority_of_others, "a majority of three has entry 2")
+
+    def counts_messages(prepares, view, digest, f, primary):
+        return sum(v == view and d == digest for _, v, d in prepares) >= 2 * f
+
+    def counts_the_primary(prepares, view, digest, f, primary):
+        return len({r for r, v, d in prepares if v == view and d == digest}) >= 2 * f
+
+    _fails("07.4", counts_messages, "one backup voting twice")
+    _fails("07.4", counts_the_primary, "the primary's own prepare")

@@ -56,6 +56,7 @@ __all__ = [
     "double_spend_experiment",
     "double_spend_probability",
     "double_spend_trial",
+    "eyal_sirer_move",
     "make_miner",
     "nakamoto_probability",
     "node_address",
@@ -986,8 +987,8 @@ def double_spend_trial(
 
 
 def double_spend_experiment(
-    q: Sequence[float] = (0.1, 0.2, 0.3),
-    confirmations: Sequence[int] = (1, 2, 4),
+    q: float | Sequence[float] = (0.1, 0.2, 0.3),
+    confirmations: int | Sequence[int] = (1, 2, 4),
     trials: int = 200,
     *,
     seed: int = 0,
@@ -999,8 +1000,14 @@ def double_spend_experiment(
 ) -> pd.DataFrame:
     """Success rate of the double-spend over ``trials`` seeds for every (q, z), beside
     ``nakamoto`` (whitepaper) and ``exact`` (Rosenfeld) probabilities. ``stderr`` is the
-    binomial standard error of ``measured``. Trial ``t`` uses seed ``seed + t``."""
+    binomial standard error of ``measured``. Trial ``t`` uses seed ``seed + t``. ``q`` and
+    ``confirmations`` are one value or several."""
     import pandas as pd
+
+    if isinstance(q, int | float):
+        q = (q,)
+    if isinstance(confirmations, int):
+        confirmations = (confirmations,)
 
     if not isinstance(trials, int) or trials < 1:
         raise ValueError(f"trials is a count >= 1, not {trials!r}")
