@@ -190,3 +190,78 @@ def test_the_text_progress_bar_draws_on_stderr(capsys):
     bar.close()
     err = capsys.readouterr().err
     assert "test [###############               ] 5 / 10" in err and err.endswith("\n")
+
+
+# --- one interface, four protocols -------------------------------------------------------------
+
+PROTOCOLS = ["pow", "poa", "raft", "pbft"]
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_one_argument_swaps_the_protocol_and_every_node_ends_on_one_valid_chain(protocol):
+    net = Network(protocol, nodes=4, seed=11).run(blocks=6)
+    assert net.consensus.name == protocol
+    assert all(node.chain.consensus is net.consensus for node in net.nodes)
+    assert min(node.chain.height for node in net.nodes) >= 6
+    assert net.agree(depth=1 if protocol == "pow" else 0)
+    # every block any node holds passed that node's own Chain: replay them into a fresh one
+    from blockkit.chain import Chain
+
+    reference = net.reference_node().chain
+    fresh = Chain(reference.params, consensus=net.consensus, allocations=reference.allocations)
+    for block in list(reference.main_chain())[1:]:
+        fresh.add_block(block)
+    assert fresh.head_hash == reference.head_hash
+    summary = net.summary()
+    assert summary["protocol"] == protocol and summary["height"] == reference.height
+    assert summary["events"] == net.sim.events_processed > 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_identical_seeds_give_identical_runs_for_every_protocol(protocol):
+    def run(seed: int):
+        net = Network(protocol, nodes=4, seed=seed, loss=0.05).run(until=40.0)
+        return (
+            [n.chain.head_hash for n in net.nodes],
+            net.events_df().drop(columns="details").to_dict("records"),
+            net.messages_df().to_dict("records"),
+        )
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_blocks_forks_and_stale_rate_tell_the_same_story():
+    net = Network("pow", nodes=12, seed=3, latency=2.0, block_interval=5.0).run(blocks=30)
+    blocks = net.blocks_df()
+    assert list(blocks.columns) == [
+        "height", "hash", "parent", "producer", "created", "transactions", "size", "reached",
+        "spread_s", "main",
+    ]  # fmt: skip
+    reference = net.reference_node().chain
+    assert blocks["main"].sum() == reference.height  # every main block was produced in the run
+    forks = net.forks_df()
+    assert forks["stale"].sum() == (~blocks["main"]).sum() > 0
+    assert net.stale_rate() == pytest.approx((~blocks["main"]).mean())
+    assert (blocks["reached"] <= 12).all() and (blocks["spread_s"].dropna() > 0).all()
+
+
+def test_the_fork_tree_draws_every_block_once():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    net = Network("pow", nodes=12, seed=3, latency=2.0, block_interval=5.0).run(blocks=30)
+    ax = net.draw_fork_tree(last=None)
+    main, stale = ax.collections
+    blocks = net.blocks_df()
+    assert len(main.get_offsets()) == blocks["main"].sum()
+    assert len(stale.get_offsets()) == (~blocks["main"]).sum()
+    assert "stale" in ax.get_title()
+
+
+def test_options_for_an_object_are_refused_with_a_pointer():
+    from blockkit.network import make_consensus
+
+    consensus = make_consensus("pbft", 4)
+    with pytest.raises(TypeError, match="set them on the Consensus object"):
+        Network(consensus, nodes=4, block_interval=2.0)

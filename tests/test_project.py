@@ -29,13 +29,18 @@ def test_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
     assert (ROOT / ".ci" / "run").stat().st_mode & 0o111, ".ci/run must be executable"
 
 
-def test_readme_example_runs_and_says_what_it_prints():
-    (example,) = _blocks("python")
+def test_readme_examples_run_and_say_what_they_print():
+    chain_example, network_example = _blocks("python")
     namespace: dict = {}
-    exec(compile(example, "README.md", "exec"), namespace)
+    exec(compile(chain_example, "README.md", "exec"), namespace)
     chain, bob = namespace["chain"], namespace["bob"]
-    claimed = re.search(r"chain\.balance\(bob\.address\)\s+# .*= (\d+)", example)
+    claimed = re.search(r"chain\.balance\(bob\.address\)\s+# .*= (\d+)", chain_example)
     assert claimed and chain.balance(bob.address) == int(claimed.group(1))
+    namespace = {}
+    exec(compile(network_example, "README.md", "exec"), namespace)
+    net = namespace["net"]
+    assert "view change" in network_example and "agrees" in network_example
+    assert net.summary()["agree"] and all(node.view > 0 for node in net.honest_nodes)
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
@@ -64,6 +69,7 @@ def test_benchmarks_print_their_figures_in_the_agreed_format():
         "import_s",
         "sim_pow_s",
         "sim_pow_events_per_s",
+        "sim_pow_overhead",
         "sim_pbft_s",
         "sim_pbft_events_per_s",
         "grade_ratio",

@@ -261,9 +261,12 @@ class Network(NetworkCore):
             for h in range(common + 1)
         )
 
-    def draw_fork_tree(self, ax: Any = None, *, last: int | None = 40) -> Any:
+    def draw_fork_tree(
+        self, ax: Any = None, *, last: int | None = 40, legend: str = "upper left"
+    ) -> Any:
         """Draw every block as a dot (x: height, y: branch), main chain in bold: forks as
-        branches that stop. ``last`` limits the drawing to the most recent heights."""
+        branches that stop. ``last`` limits the drawing to the most recent heights; ``legend`` is
+        where matplotlib puts the legend."""
         import matplotlib.pyplot as plt
 
         blocks = self.blocks_df()
@@ -317,7 +320,7 @@ class Network(NetworkCore):
         ax.set_xlabel("height")
         ax.set_ylabel("branch")
         ax.set_yticks(sorted(set(lane.values())))
-        ax.legend(loc="upper left", fontsize="small")
+        ax.legend(loc=legend, fontsize="small")
         ax.set_title(f"{self.consensus.name}: {len(blocks)} blocks, {len(side)} stale")
         return ax
 

@@ -797,7 +797,9 @@ def nakamoto_probability(q: float, z: int) -> float:
 def double_spend_probability(q: float, z: int) -> float:
     """The exact success probability of the same attack (Rosenfeld 2014): the attacker's blocks
     while the honest chain finds ``z`` are negative-binomial, not Poisson; the attacker pre-mined
-    one block, so catching up means getting ahead. Nakamoto's figure slightly overstates it.
+    one block, so catching up means getting ahead. Nakamoto's Poisson figure is close but not a
+    bound: above the exact value for small ``z``, below it for larger ones (q = 0.3, z = 6: 0.132
+    against 0.156).
 
     ``1 - sum_{m=0}^{z} C(m + z - 1, m) (p**z q**m - q**z p**m)``.
     """
@@ -861,6 +863,18 @@ def _network(**kwargs: Any) -> Network:
     from blockkit.network import Network
 
     return Network("pow", **kwargs)
+
+
+def _attacker_network(share: float, behaviour: str, *, nodes: int, **options: Any) -> Network:
+    """Node 0 with hash share ``share`` and ``behaviour``; the other nodes split the rest."""
+    hashpower = [share] + [(1 - share) / (nodes - 1)] * (nodes - 1)
+    return _network(
+        nodes=nodes,
+        hashpower=hashpower,
+        behaviours={0: behaviour},
+        record_messages=False,
+        **options,
+    )
 
 
 def stale_rate_sweep(
@@ -950,16 +964,14 @@ def double_spend_trial(
     _check_share("q", q)
     if nodes < 2:
         raise ValueError("a double-spend needs an attacker and at least one honest node")
-    hashpower = [q] + [(1 - q) / (nodes - 1)] * (nodes - 1)
-    net = _network(
+    net = _attacker_network(
+        q,
+        "double-spend",
         nodes=nodes,
         seed=seed,
         latency=latency,
         block_interval=block_interval,
-        hashpower=hashpower,
-        behaviours={0: "double-spend"},
         allocations={node_address(0): 1_000},
-        record_messages=False,
     )
     attacker: DoubleSpender = net.nodes[0]  # type: ignore[assignment]
     attacker.plan(1, confirmations=confirmations, give_up=give_up)
@@ -1072,15 +1084,8 @@ def selfish_mining_run(
     _check_share("alpha", alpha)
     if nodes < 3:
         raise ValueError("selfish mining needs the pool and at least two honest nodes")
-    hashpower = [alpha] + [(1 - alpha) / (nodes - 1)] * (nodes - 1)
-    net = _network(
-        nodes=nodes,
-        seed=seed,
-        latency=latency,
-        block_interval=block_interval,
-        hashpower=hashpower,
-        behaviours={0: "selfish"},
-        record_messages=False,
+    net = _attacker_network(
+        alpha, "selfish", nodes=nodes, seed=seed, latency=latency, block_interval=block_interval
     )
     if fast_links:
         net.peers[0] = list(range(1, nodes))

@@ -598,8 +598,9 @@ class NetworkCore:
     def messages_df(self) -> pd.DataFrame:
         """Every message: ``sent``, ``arrived``, ``src``, ``dst``, ``kind``, ``size``, ``status``.
 
-        Empty when the network was built with ``record_messages=False`` (``message_counts`` still
-        counts them).
+        A message appears once it arrived or was dropped: those still in flight when the run
+        stopped are not in it yet, while ``message_counts`` counts every message sent. Empty when
+        the network was built with ``record_messages=False``.
         """
         import pandas as pd
 
