@@ -345,6 +345,15 @@ def test_06_wrong_answers():
 
     _fails("06.3", at_most_risk, "an attacker with half the hash power")
 
+    from blockkit.grading.catalog.l06_networks import _confirmations
+
+    def too_few_at_one_percent(q, risk):  # right everywhere the table looks, not in the run
+        return 1 if (q, risk) == (0.1, 0.01) else _confirmations(q, risk)
+
+    lab = "run it: 200 simulated attacks (q = 0.1) on a merchant waiting your z for risk 1%"
+    result = _fails("06.3", too_few_at_one_percent, lab)
+    assert "won" in result.verdict() and "wait for more" in result.verdict()
+
     def always_publishes(lead, event, racing):
         if event not in ("pool", "others"):
             raise ValueError(event)
@@ -359,6 +368,20 @@ def test_06_wrong_answers():
 
     _fails("06.4", always_publishes, "lead 0, pool found a block")
     _fails("06.4", never_races, "lead 0, pool found a block, racing")
+
+    from blockkit.network.pow import selfish_mining_run
+
+    def counts_every_block(alpha, fast_links, seed):  # stale blocks are not revenue
+        net = selfish_mining_run(alpha, fast_links=fast_links, seed=seed, blocks=300)
+        return float((net.blocks_df()["producer"] == 0).mean())
+
+    def made_up(alpha, fast_links, seed):  # satisfies the invariant without running anything
+        return alpha + 0.05 if fast_links else alpha - 0.05
+
+    _fails("06.5", counts_every_block, "alpha 0.4 with fast links, seed 1")
+    _fails("06.5", made_up, "alpha 0.4 with fast links, seed 1")
+    honest = _fails("06.5", lambda a, f, s: float(a), "alpha 0.4 with fast links, seed 1")
+    assert "the run measures" in honest.verdict()
 
 
 # --- 07 ----------------------------------------------------------------------------------------

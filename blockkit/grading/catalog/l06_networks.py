@@ -190,6 +190,22 @@ def _confirmations(q: float, risk: float) -> int:
     return z
 
 
+def _attacks_fail(q: float, z: Any, risk: float) -> str | None:
+    """Run 200 double-spend attacks against a merchant waiting ``z`` confirmations; the attacker
+    may win at most ``risk`` plus two percentage points of them (sampling noise)."""
+    if not isinstance(z, int) or isinstance(z, bool) or not 0 <= z <= 50:
+        return f"expected a number of confirmations from 0 to 50, got {z!r}"
+    from blockkit.network.pow import double_spend_experiment
+
+    won = double_spend_experiment(q, z, trials=200, seed=6).iloc[0]["measured"]
+    if won > risk + 0.02:
+        return (
+            f"waiting {z} confirmations, the attacker (q = {q}) won {won:.1%} of 200 simulated "
+            f"attacks: far above the {risk:.0%} risk; wait for more"
+        )
+    return None
+
+
 define(
     "06.3",
     "How many confirmations to wait",
@@ -216,6 +232,11 @@ add_cases(
             (0.5, 0.01),
             raises=ValueError,
             hint="when q >= 0.5 the attacker always catches up: raise ValueError",
+        ),
+        Case(
+            "run it: 200 simulated attacks (q = 0.1) on a merchant waiting your z for risk 1%",
+            (0.1, 0.01),
+            verify=lambda z: _attacks_fail(0.1, z, 0.01),
         ),
     ],
 )
@@ -268,5 +289,76 @@ add_cases(
             ]
         ),
         Case("an unknown event", (1, "weather", False), raises=ValueError),
+    ],
+)
+
+
+# --- 06.5 the selfish-mining lab ---------------------------------------------------------------
+
+
+@cache
+def _selfish_share(alpha: float, fast_links: bool, seed: int) -> float:
+    from blockkit.network.pow import selfish_mining_run
+
+    net = selfish_mining_run(alpha, fast_links=fast_links, seed=seed, blocks=300)
+    blocks = net.blocks_df()
+    return float((blocks[blocks["main"]]["producer"] == 0).mean())
+
+
+def _lab_case(alpha: float, fast_links: bool, seed: int, pays: bool, hint: str) -> Case:
+    links = "fast links" if fast_links else "ordinary gossip links"
+
+    def verify(result: Any) -> str | None:
+        expected = _selfish_share(alpha, fast_links, seed)
+        if not isinstance(result, float) or not math.isclose(result, expected, abs_tol=1e-9):
+            return (
+                f"the run measures {expected:.4f} for node 0 (the selfish miner's rule from "
+                f"06.4, correct), you returned {result!r}"
+            )
+        if (result > alpha) != pays:  # the measured invariant the lab is about
+            return f"measured {result:.3f} against alpha {alpha}: expected selfish mining to " + (
+                "pay" if pays else "not pay"
+            )
+        return None
+
+    return Case(f"alpha {alpha} with {links}, seed {seed}", (alpha, fast_links, seed),
+                verify=verify, hint=hint)  # fmt: skip
+
+
+define(
+    "06.5",
+    "The selfish-mining lab",
+    function="selfish_share",
+    points=2,
+    hint="net = selfish_mining_run(alpha, fast_links=fast_links, seed=seed, blocks=300, "
+    "policy=selfish_move); blocks = net.blocks_df(); keep the rows where blocks['main'] is True; "
+    "return the share of them whose producer is 0, as a float",
+)
+add_cases(
+    "06.5",
+    [
+        _lab_case(
+            0.4,
+            True,
+            1,
+            pays=True,
+            hint="with 40% of the hash power and fast links the selfish miner should hold well "
+            "over 40% of the main chain; if not, check selfish_move (06.4) first",
+        ),
+        _lab_case(
+            0.3,
+            True,
+            3,
+            pays=True,
+            hint="above the threshold (with fast links about 0.1) selfish mining pays: count only "
+            "main-chain blocks, stale ones earn nothing",
+        ),
+        _lab_case(
+            0.1,
+            False,
+            2,
+            pays=False,
+            hint="with 10% and ordinary links selfish mining should not pay: below 10%",
+        ),
     ],
 )
