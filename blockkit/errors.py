@@ -109,3 +109,30 @@ class MempoolFull(MempoolError):
 
 class StorageError(BlockkitError):
     """The chain store cannot be opened or written, or its contents are not a valid chain."""
+
+
+class ContractError(BlockkitError):
+    """A contract could not be deployed or ran into a rule; the subclass and message say which."""
+
+
+class InvalidContract(ContractError, ValueError):
+    """Contract source outside the allowed subset of Python: the message names the line and why.
+
+    Raised at deployment, before anything runs; ``line`` is the 1-based source line (0 if none).
+    """
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {message}" if line else message)
+
+
+class OutOfGas(ContractError):
+    """The call used up its gas: every state change of the call is reverted, the gas is paid."""
+
+
+class Revert(ContractError):
+    """A ``require`` failed or the contract called ``revert``: every state change is undone."""
+
+
+class ContractFault(ContractError):
+    """A runtime error inside a contract (division by zero, a missing key, a limit exceeded)."""
