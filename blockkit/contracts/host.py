@@ -110,7 +110,10 @@ class Host(Protocol):
         self, context: CallContext, target: Address, function: str, args: list[Any], gas: int
     ) -> CallResult:
         """Run ``function`` of the contract at ``target`` with ``context`` (caller, value, depth
-        already set by the VM) and at most ``gas``; the host reverts its changes if it fails."""
+        already set by the VM) and at most ``gas``; the host reverts its changes if it fails.
+
+        The VM has already moved ``context.value`` to ``target`` (after its own checkpoint, so a
+        failure takes the coins back too): the host must not move it again."""
         ...
 
     def emit(self, event: Event) -> None:
