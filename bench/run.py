@@ -221,6 +221,87 @@ def sim_pow_overhead(nodes: int, blocks: int, repeats: int) -> float:
     return seconds / best_time(bare, repeats)
 
 
+# --- vm_steps_per_s, vm_slowdown, token_transfer_gas, token_transfer_ratio --------------------
+
+_LOOP = """
+class Loop:
+    def run(self, n: int) -> int:
+        total = 0
+        i = 0
+        while i < n:
+            total = total + i * i % 7
+            i += 1
+        return total
+"""
+
+
+def _plain_loop(n: int) -> int:
+    total = 0
+    i = 0
+    while i < n:
+        total = total + i * i % 7
+        i += 1
+    return total
+
+
+@functools.cache
+def vm_loop(n: int, repeats: int) -> tuple[float, float]:
+    """Interpreter steps per second on an arithmetic loop, and its time ÷ the same loop as plain
+    Python in the same run (the cost of metering every step and never trusting the code).
+
+    Every step costs exactly 1 gas in this loop (no storage, no allocation), so gas used counts
+    steps."""
+    from blockkit.contracts import LocalHost
+
+    host = LocalHost()
+    sender = host.account("bench", 0)
+    contract, _ = host.deploy(_LOOP, sender=sender)
+    result = host.transact(sender, contract, "run", n, gas_limit=10**9)
+    assert result.ok and result.return_value == _plain_loop(n)
+    vm = best_time(lambda: host.transact(sender, contract, "run", n, gas_limit=10**9), repeats)
+    plain = best_time(lambda: _plain_loop(n), repeats)
+    return result.gas_used / vm, vm / plain
+
+
+def _plain_transfer(balances: dict[bytes, int], events: list, sender: bytes, to: bytes,
+                    amount: int) -> None:  # fmt: skip
+    """The standard token's transfer in plain Python: the same checks, the same effects."""
+    if amount <= 0:
+        raise ValueError("amount must be positive")
+    have = balances.get(sender, 0)
+    if have < amount:
+        raise ValueError("not enough tokens")
+    balances[sender] = have - amount
+    balances[to] = balances.get(to, 0) + amount
+    events.append(("Transfer", sender, to, amount))
+
+
+@functools.cache
+def token_transfer(transfers: int, repeats: int) -> tuple[int, float]:
+    """Gas of one transfer of ``blockkit.contracts.standard.TOKEN``, and the time of a transfer
+    through the VM and ``LocalHost`` ÷ the same transfer as a plain Python function on a dict."""
+    from blockkit.contracts import LocalHost
+    from blockkit.contracts.standard import TOKEN
+
+    host = LocalHost()
+    alice, bob = host.account("alice", 0), host.account("bob", 0)
+    token, _ = host.deploy(TOKEN, "Bench", "B", 10**9, sender=alice)
+    gas = host.transact(alice, token, "transfer", bob, 1).gas_used
+
+    def vm() -> None:
+        for _ in range(transfers):
+            host.transact(alice, token, "transfer", bob, 1)
+
+    balances: dict[bytes, int] = {alice: 10**9}
+    events: list = []
+
+    def plain() -> None:
+        for _ in range(transfers):
+            _plain_transfer(balances, events, alice, bob, 1)
+
+    return gas, best_time(vm, repeats) / best_time(plain, repeats)
+
+
 # --- grade_ratio, grade_per_min ---------------------------------------------------------------
 
 
@@ -274,6 +355,7 @@ def main() -> int:
     quick = args.quick
     pow_size = (20, 100) if quick else (100, 1_000)
     pbft_size = (4, 20) if quick else (16, 100)
+    loop_n, transfers, repeats = (2_000, 50, 2) if quick else (50_000, 500, 5)
     figures = [
         (
             "validate_ratio",
@@ -292,6 +374,10 @@ def main() -> int:
         ("sim_pow_overhead", lambda: sim_pow_overhead(*pow_size, 1 if quick else 3), "<=3"),
         ("sim_pbft_s", lambda: simulate("pbft", *pbft_size)[0], "<5"),
         ("sim_pbft_events_per_s", lambda: simulate("pbft", *pbft_size)[1], ">=0"),
+        ("vm_steps_per_s", lambda: vm_loop(loop_n, repeats)[0], ">=0"),
+        ("vm_slowdown", lambda: vm_loop(loop_n, repeats)[1], "<=300"),
+        ("token_transfer_gas", lambda: token_transfer(transfers, repeats)[0], ">=0"),
+        ("token_transfer_ratio", lambda: token_transfer(transfers, repeats)[1], "<=1000"),
         (
             "grade_ratio",
             lambda: operator.truediv(*grade_times(8 if quick else 200)),

@@ -29,15 +29,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 from blockkit.blocks import ZERO_ADDRESS, Block, Header, check_header_fields, transactions_root
 from blockkit.consensus.base import Consensus
 from blockkit.consensus.pow import ProofOfWork
+from blockkit.contracts.host import Event
 from blockkit.errors import (
+    ContractFault,
     InvalidBlock,
     InvalidTransaction,
     OrphanBlock,
+    OutOfGas,
+    Revert,
     UnknownBlock,
     UnknownTransaction,
 )
+from blockkit.execution import VIEW_GAS, Receipt, apply_transaction, readable_slot, simulate_call
 from blockkit.hashing import ZERO_HASH
-from blockkit.keys import Address
+from blockkit.keys import ADDRESS_SIZE, Address
 from blockkit.params import CLASSROOM, Params
 from blockkit.state import Account, AccountProof, State, UndoRecord
 from blockkit.transactions import Transaction, validate_transaction
@@ -49,9 +54,11 @@ __all__ = [
     "AddResult",
     "BlockStore",
     "Chain",
+    "LoggedEvent",
     "TransactionLocation",
     "apply_body",
     "make_genesis",
+    "process_body",
     "validate_body",
     "validate_header",
 ]
@@ -105,6 +112,35 @@ class TransactionLocation:
     block_hash: bytes
     height: int
     index: int
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """An event where it happened: which best-branch block and transaction emitted it."""
+
+    height: int
+    block_hash: bytes
+    tx_hash: bytes
+    event: Event
+
+    @property
+    def contract(self) -> Address:
+        """The contract that emitted the event."""
+        return self.event.contract
+
+    @property
+    def name(self) -> str:
+        """The event's name (``"Transfer"``)."""
+        return self.event.name
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The event's fields."""
+        return self.event.fields
+
+
+def _is_address(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == ADDRESS_SIZE
 
 
 @dataclass
@@ -196,17 +232,31 @@ def apply_body(state: State, block: Block, params: Params) -> UndoRecord:
 
     Returns the block's undo record. On any failure the state is exactly as before.
     """
+    return process_body(state, block, params)[0]
+
+
+def process_body(
+    state: State, block: Block, params: Params
+) -> tuple[UndoRecord, tuple[Receipt, ...]]:
+    """``apply_body`` that also returns one ``Receipt`` per transaction, in block order.
+
+    Each transaction goes through ``blockkit.execution.apply_transaction`` (plain transfers,
+    deploys, calls); the proposer gets the reward plus the fees the receipts say were paid.
+    """
     checkpoint = state.checkpoint()
+    height, timestamp = block.header.height, block.header.timestamp
+    receipts: list[Receipt] = []
     try:
         fees = 0
         for index, tx in enumerate(block.transactions):
             try:
-                state.apply_transaction(tx)
+                receipt = apply_transaction(state, tx, params, height, timestamp)
             except InvalidTransaction as exc:
                 raise InvalidBlock(
                     "bad-transaction", f"transaction {index} ({tx.hash.hex()[:12]}…): {exc}"
                 ) from exc
-            fees += tx.fee
+            fees += receipt.fee_paid
+            receipts.append(receipt)
         state.credit(block.header.proposer, params.block_reward + fees)
         if state.root() != block.header.state_root:
             raise InvalidBlock(
@@ -217,7 +267,7 @@ def apply_body(state: State, block: Block, params: Params) -> UndoRecord:
     except BaseException:
         state.revert(checkpoint)
         raise
-    return state.changes_since(checkpoint)
+    return state.changes_since(checkpoint), tuple(receipts)
 
 
 # --- the chain --------------------------------------------------------------------------------
@@ -254,6 +304,7 @@ class Chain:
         self._main: list[bytes] = [genesis.hash]
         self._undo: dict[bytes, UndoRecord] = {}
         self._tx_index: dict[bytes, tuple[bytes, int]] = {}
+        self._receipts: dict[bytes, tuple[Receipt, ...]] = {}  # best branch only, by block hash
         self._arrivals = 1
 
     # --- adding blocks --------------------------------------------------------------------------
@@ -399,7 +450,9 @@ class Chain:
         return tuple(disconnected), tuple(connected)
 
     def _connect(self, block: Block) -> None:
-        self._undo[block.hash] = apply_body(self._state, block, self.params)
+        undo, receipts = process_body(self._state, block, self.params)
+        self._undo[block.hash] = undo
+        self._receipts[block.hash] = receipts
         self._nodes[block.hash].status = VALID
         self._main.append(block.hash)
         for index, tx in enumerate(block.transactions):
@@ -409,6 +462,7 @@ class Chain:
         block_hash = self._main.pop()
         block = self._nodes[block_hash].block
         self._state.undo(self._undo.pop(block_hash))
+        self._receipts.pop(block_hash, None)
         for tx in block.transactions:
             self._tx_index.pop(tx.hash, None)
         return block
@@ -437,11 +491,11 @@ class Chain:
         for tx in transactions:
             validate_transaction(tx, self.params)
         checkpoint = self._state.checkpoint()
+        height = parent.height + 1
         try:
             fees = 0
             for tx in transactions:
-                self._state.apply_transaction(tx)
-                fees += tx.fee
+                fees += apply_transaction(self._state, tx, self.params, height, timestamp).fee_paid
             self._state.credit(proposer, self.params.block_reward + fees)
             state_root = self._state.root()
         finally:
@@ -588,6 +642,105 @@ class Chain:
     def prove_account(self, address: bytes) -> AccountProof:
         """Proof of ``address``'s account under the tip header's ``state_root``."""
         return self._state.prove(address)
+
+    # --- contracts: receipts, events, read-only calls -----------------------------------------
+
+    def receipt(self, tx_hash: bytes) -> Receipt:
+        """The receipt of a transaction in the best branch: status, gas, events, return value."""
+        try:
+            block_hash, index = self._tx_index[tx_hash]
+        except KeyError:
+            raise UnknownTransaction(
+                f"no transaction {tx_hash.hex()[:16]}… in the best chain, so no receipt; "
+                "it may still be pending, or its block was reorganised away"
+            ) from None
+        return self._receipts[block_hash][index]
+
+    def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
+        """The receipts of a best-branch block, in transaction order."""
+        if not self.is_main(block_hash):
+            raise UnknownBlock(
+                f"block {block_hash.hex()[:16]}… is not on the best branch; only its blocks "
+                "have receipts"
+            )
+        return self._receipts.get(block_hash, ())
+
+    def events(self, contract: bytes | None = None, name: str | None = None) -> list[LoggedEvent]:
+        """Events emitted on the best branch, oldest first; filter by ``contract`` and ``name``."""
+        found = []
+        for block_hash in self._main:
+            block = self._nodes[block_hash].block
+            receipts = self._receipts.get(block_hash, ())
+            for tx, receipt in zip(block.transactions, receipts, strict=True):
+                for event in receipt.events:
+                    if contract is not None and event.contract != contract:
+                        continue
+                    if name is not None and event.name != name:
+                        continue
+                    found.append(LoggedEvent(block.height, block_hash, tx.hash, event))
+        return found
+
+    def events_df(self, contract: bytes | None = None, name: str | None = None) -> pd.DataFrame:
+        """``events`` as a pandas table: height, block, tx, contract, name, then one column per
+        event field (empty where an event has no such field)."""
+        import pandas as pd
+
+        rows = []
+        field_names: list[str] = []
+        for logged in self.events(contract, name):
+            event = logged.event
+            row: dict[str, Any] = {
+                "height": logged.height,
+                "block": logged.block_hash.hex(),
+                "tx": logged.tx_hash.hex(),
+                "contract": str(event.contract),
+                "name": event.name,
+            }
+            for key, value in event.fields.items():
+                if key not in field_names:
+                    field_names.append(key)
+                row[key] = str(Address(value)) if _is_address(value) else value
+            rows.append(row)
+        columns = ["height", "block", "tx", "contract", "name"]
+        return pd.DataFrame(rows, columns=columns + [f for f in field_names if f not in columns])
+
+    def call_view(
+        self,
+        contract: bytes,
+        function: str,
+        args: list[Any] | tuple[Any, ...] = (),
+        *,
+        caller: bytes = ZERO_ADDRESS,
+        gas: int = VIEW_GAS,
+    ) -> Any:
+        """Run ``function(*args)`` of ``contract`` on the tip's state and return its result.
+
+        Read-only: no transaction, no fee, and every change the call makes is undone. Raises
+        ``Revert``, ``OutOfGas`` or ``ContractFault`` (with the contract's reason) when it fails.
+        """
+        head = self.head.header
+        result = simulate_call(
+            self._state,
+            contract,
+            function,
+            args,
+            caller=caller,
+            block_height=head.height,
+            timestamp=head.timestamp,
+            gas=gas,
+        )
+        if result.ok:
+            return result.return_value
+        error = {"reverted": Revert, "out-of-gas": OutOfGas}.get(result.status, ContractFault)
+        raise error(f"{function} of {Address(bytes(contract)).short} failed: {result.error}")
+
+    def storage(self, contract: bytes) -> dict[str, Any]:
+        """The contract's storage at the tip, slot names made readable (``"balances[0x…]"``)."""
+        return {readable_slot(slot): value for slot, value in self._state.storage(contract).items()}
+
+    def code(self, contract: bytes) -> str:
+        """The source of the contract at ``contract``; ``KeyError`` for a plain account."""
+        return self._state.code(contract)
 
     def blocks(self, include_side_branches: bool = False) -> Iterable[Block]:
         """Blocks of the best branch, or every known valid or pending block in arrival order."""

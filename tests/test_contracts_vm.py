@@ -396,3 +396,19 @@ def test_rejections_name_the_line(source, line, words):
         compile_contract(source)
     assert caught.value.line == line, str(caught.value)
     assert words in str(caught.value)
+
+
+def test_an_event_may_have_a_field_called_name():
+    host = LocalHost()
+    alice = host.account("alice")
+    source = (
+        "class Names:\n"
+        "    def register(self, entry: str):\n"
+        "        emit('Registered', name=entry, event_name='x')\n"
+    )
+    contract, _ = host.deploy(source, sender=alice)
+    result = host.transact(alice, contract, "register", "tax-office")
+    assert result.ok, result.error
+    assert [(e.name, e.fields) for e in result.events] == [
+        ("Registered", {"event_name": "x", "name": "tax-office"})
+    ]

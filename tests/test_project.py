@@ -72,6 +72,10 @@ def test_benchmarks_print_their_figures_in_the_agreed_format():
         "sim_pow_overhead",
         "sim_pbft_s",
         "sim_pbft_events_per_s",
+        "vm_steps_per_s",
+        "vm_slowdown",
+        "token_transfer_gas",
+        "token_transfer_ratio",
         "grade_ratio",
         "grade_per_min",
     ]

@@ -432,3 +432,158 @@ def test_equality():
 def test_state_is_unhashable():
     with pytest.raises(TypeError):
         hash(State())
+
+
+# --- contracts: code and storage under the state root ------------------------------------------
+
+CODE = b"\xc0" * 32
+SLOT_X, SLOT_Y = encode("x"), encode(["balances", bytes(A)])
+
+
+@pytest.fixture
+def with_contract(state):
+    state.install_code(C, CODE, "class Counter: ...")
+    state.changes_since(0)  # a clean journal: the contract is "already deployed"
+    return state
+
+
+def expected_storage_root(slots):
+    """The storage root computed independently: Merkle root of [slot, encode(value)] leaves."""
+    return merkle_root([encode([slot, encode(value)]) for slot, value in sorted(slots.items())])
+
+
+def test_plain_account_leaves_are_unchanged_by_contracts(state):
+    assert Account(5, 1).leaf(bytes(A)) == encode([bytes(A), 5, 1])
+    assert state.root() == expected_root({A: Account(1_000), B: Account(500)})
+
+
+def test_contract_leaf_commits_to_code_and_storage(with_contract):
+    state = with_contract
+    state.storage_set(C, SLOT_X, 7)
+    state.storage_set(C, SLOT_Y, [1, "two"])
+    storage_root = expected_storage_root({SLOT_X: 7, SLOT_Y: [1, "two"]})
+    assert state.storage_root(C) == storage_root
+    leaves = sorted(
+        [
+            (bytes(A), encode([bytes(A), 1_000, 0])),
+            (bytes(B), encode([bytes(B), 500, 0])),
+            (bytes(C), encode([bytes(C), 0, 0, CODE, storage_root])),
+        ]
+    )
+    assert state.root() == merkle_root([leaf for _, leaf in leaves])
+
+
+def test_every_storage_write_changes_the_root(with_contract):
+    state = with_contract
+    seen = {state.root()}
+    for value in (1, 2, "2", b"2", [2], None):
+        state.storage_set(C, SLOT_X, value)
+        seen.add(state.root())
+    assert len(seen) == 6  # None empties the slot: back to the first root
+    assert state.storage(C) == {}
+
+
+def test_storage_reads_are_fresh_copies(with_contract):
+    with_contract.storage_set(C, SLOT_X, [1, 2])
+    value = with_contract.storage_get(C, SLOT_X)
+    value.append(3)  # a contract mutating what it read must not change the state behind its back
+    assert with_contract.storage_get(C, SLOT_X) == [1, 2]
+    assert with_contract.storage_get(C, SLOT_Y) is None
+
+
+def test_storage_of_a_plain_account_is_refused(state):
+    with pytest.raises(ValueError, match="not a contract"):
+        state.storage_set(A, SLOT_X, 1)
+
+
+def test_storage_rejects_values_that_do_not_encode(with_contract):
+    with pytest.raises(ValueError):
+        with_contract.storage_set(C, SLOT_X, 1.5)
+    assert with_contract.storage(C) == {}
+
+
+def test_install_code_keeps_balance_and_refuses_twice(state):
+    state.credit(D, 9)  # coins sent to the address before the deploy
+    state.install_code(D, CODE, "source")
+    assert state.account(D) == Account(9, 0, CODE)
+    assert state.code(D) == "source" and state.source(CODE) == "source"
+    assert state.is_contract(D) and not state.is_contract(A)
+    with pytest.raises(ValueError, match="already holds a contract"):
+        state.install_code(D, CODE, "source")
+    with pytest.raises(KeyError, match="not a contract"):
+        state.code(A)
+
+
+def test_credit_and_transfers_keep_a_contracts_code(with_contract):
+    with_contract.credit(C, 5)
+    with_contract.debit(C, 2)
+    with_contract.apply_transaction(tx(ALICE, CAROL, 4))
+    assert with_contract.account(C) == Account(7, 0, CODE)
+
+
+def test_revert_undoes_storage_writes_and_deploys(state):
+    root = state.root()
+    mark = state.checkpoint()
+    state.install_code(C, CODE, "src")
+    state.storage_set(C, SLOT_X, 1)
+    inner = state.checkpoint()
+    state.storage_set(C, SLOT_X, 2)
+    state.storage_set(C, SLOT_Y, "y")
+    state.revert(inner)
+    assert state.storage(C) == {SLOT_X: 1}
+    assert state.storage_root(C) == expected_storage_root({SLOT_X: 1})
+    state.revert(mark)
+    assert C not in state and state.storage(C) == {}
+    assert state.root() == root
+
+
+def test_undo_record_covers_storage(with_contract):
+    state = with_contract
+    state.storage_set(C, SLOT_X, 1)
+    state.changes_since(0)
+    before, snapshot = state.root(), state.copy()
+    mark = state.checkpoint()
+    state.storage_set(C, SLOT_X, 2)
+    state.storage_set(C, SLOT_Y, "new")
+    state.credit(C, 3)
+    record = state.changes_since(mark)
+    after = state.root()
+    assert ((bytes(C), SLOT_X), encode(1)) in record
+    state.undo(record)
+    assert state.root() == before and state == snapshot
+    assert after != before
+
+
+def test_copy_and_equality_include_storage(with_contract):
+    twin = with_contract.copy()
+    assert twin == with_contract
+    twin.storage_set(C, SLOT_X, 1)
+    assert with_contract.storage(C) == {}
+    assert twin != with_contract
+    with_contract.storage_set(C, SLOT_X, 1)
+    assert twin == with_contract and twin.root() == with_contract.root()
+
+
+def test_account_proof_of_a_contract(with_contract):
+    state = with_contract
+    state.storage_set(C, SLOT_X, 42)
+    proof = state.prove(C)
+    assert proof.verify(state.root())
+    assert proof.storage_root == state.storage_root(C)
+    lie = dataclasses.replace(proof, storage_root=expected_storage_root({SLOT_X: 43}))
+    assert not lie.verify(state.root())
+
+
+def test_storage_proof_verifies_and_rejects_lies(with_contract):
+    state = with_contract
+    state.storage_set(C, SLOT_X, 42)
+    state.storage_set(C, SLOT_Y, "hello")
+    proof = state.prove_storage(C, SLOT_Y)
+    assert proof.value == "hello" and proof.verify(state.root())
+    assert not dataclasses.replace(proof, value="hullo").verify(state.root())
+    assert not dataclasses.replace(proof, slot=SLOT_X).verify(state.root())
+    assert not dataclasses.replace(proof, contract=A).verify(state.root())
+    state.storage_set(C, SLOT_Y, "changed")
+    assert not proof.verify(state.root())
+    with pytest.raises(KeyError, match="empty"):
+        state.prove_storage(C, encode("nothing"))

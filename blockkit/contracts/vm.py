@@ -1208,17 +1208,20 @@ def _builtin_revert(machine: _Machine, message: Any = "reverted") -> None:
     raise Revert(str(message) if isinstance(message, str) else "reverted")
 
 
-def _builtin_emit(machine: _Machine, name: Any, **fields: Any) -> None:
-    if not isinstance(name, str) or not name:
+def _builtin_emit(machine: _Machine, event_name: Any, /, **fields: Any) -> None:
+    # positional-only, so that an event may have a field called ``name`` (or ``event_name``)
+    if not isinstance(event_name, str) or not event_name:
         raise machine.fault("emit() takes the event name as a str first: emit('Transfer', ...)")
     try:
         data = encode(fields)
     except EncodingError as exc:
-        raise machine.fault(f"event {name}: a field is not a contract value ({exc})") from None
+        raise machine.fault(
+            f"event {event_name}: a field is not a contract value ({exc})"
+        ) from None
     machine.meter.charge(
-        GAS_EVENT + (len(data) // _WORD) * GAS_EVENT_WORD, machine.line, f"emit {name}"
+        GAS_EVENT + (len(data) // _WORD) * GAS_EVENT_WORD, machine.line, f"emit {event_name}"
     )
-    event = Event(machine.context.contract, name, decode(data))
+    event = Event(machine.context.contract, event_name, decode(data))
     machine.host.emit(event)
     machine.events.append(event)
 
