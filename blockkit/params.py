@@ -66,7 +66,7 @@ CLASSROOM = Params(
     initial_target=target_from_difficulty(2**12),
     max_target=target_from_difficulty(2**4),
     max_block_transactions=1_000,
-    max_transaction_data=4_096,
+    max_transaction_data=16_384,
     max_future_drift=2 * 60 * 60,
 )
 

@@ -28,7 +28,7 @@ from blockkit.contracts.standard import (
 from blockkit.encoding import encode
 from blockkit.execution import call_transaction, deploy_transaction
 from blockkit.keys import Address
-from blockkit.params import CLASSROOM
+from blockkit.params import PRESETS
 
 SEED = 2024
 DOC_V1 = hashlib.sha256(b"statute v1").digest()
@@ -117,14 +117,14 @@ def test_every_standard_contract_compiles_and_is_documented() -> None:
             assert f"``{event}(" in doc.split("Events:")[1], (name, event)
 
 
-def test_every_deploy_fits_in_a_classroom_transaction() -> None:
-    """A deploy carries the whole source: it must fit ``CLASSROOM.max_transaction_data`` with
-    room for constructor arguments (five owners or issuers and a 30-character title)."""
+def test_every_deploy_fits_in_a_transaction_on_every_preset() -> None:
+    """A deploy carries the whole source: it must fit the smallest ``max_transaction_data`` of
+    the presets with room for constructor arguments (five owners or issuers and a title)."""
     args = ["Diplomas of Blockkit University", [Address(bytes([i]) * 20) for i in range(5)]]
     for name, text in STANDARD.items():
         assert len(text) <= MAX_STANDARD_SOURCE, name
         data = encode(["deploy", text, args])
-        assert len(data) <= CLASSROOM.max_transaction_data, (name, len(data))
+        assert len(data) <= min(p.max_transaction_data for p in PRESETS.values()), name
 
 
 def test_source_finds_names_case_insensitively_and_explains_unknown_ones() -> None:

@@ -185,6 +185,9 @@ class C:
     assert host.transact(alice, contract, "open_door").return_value == 43
     result = host.transact(alice, contract, "_secret")
     assert result.status == "fault" and "no public function" in result.error
+    # a typo is a fault like any other: it pays for the work done (one dispatch step), not the
+    # whole gas limit
+    assert result.gas_used == 1
 
 
 def test_nested_call_and_failing_nested_call(host, alice, bob):

@@ -18,9 +18,10 @@ trace and change it. They are the patterns every permissioned chain ends up need
 Each source opens with a one-line docstring; the full documentation of a contract (what it is
 for, its functions, its events, who may do what) is ``describe(name)`` (the ``*_DOC`` constants).
 It lives beside the source rather than in it because a deploy carries the whole source as
-transaction data, and a classroom chain takes at most 4,096 bytes of data per transaction
-(``CLASSROOM.max_transaction_data``): every source stays under ``MAX_STANDARD_SOURCE``
-characters. ``STANDARD`` maps a name to a source and ``source(name)`` fetches one::
+transaction data and pays gas for every byte: every source stays under ``MAX_STANDARD_SOURCE``
+characters, so it deploys on every preset (the simulator's ``NETWORK`` chain takes 4,096 bytes of
+data per transaction, a classroom chain 16,384). ``STANDARD`` maps a name to a source and
+``source(name)`` fetches one::
 
     from blockkit.contracts import LocalHost
     from blockkit.contracts.standard import source
@@ -527,8 +528,8 @@ Who may do what: only owners propose, approve, revoke and execute; nothing chang
 execution (approve, revoke and execute are refused); anyone deposits and reads.
 """
 
-#: Deploy data is limited to ``CLASSROOM.max_transaction_data`` (4,096 bytes) on a classroom
-#: chain; each source stays under this many characters, leaving room for constructor arguments.
+#: Deploy data is limited to ``max_transaction_data`` (4,096 bytes on the ``NETWORK`` preset,
+#: the smallest); each source stays under this many characters, leaving room for arguments.
 MAX_STANDARD_SOURCE = 3_900
 
 

@@ -1516,8 +1516,9 @@ def execute(
     the contract does. On failure the host is reverted to its state at the start of the call."""
     target = program.functions.get(function)
     if target is None or not target.public or function == "__init__":
+        # a fault pays for the work done, like any other: here one step of dispatch
         return _refuse(
-            gas_limit,
+            min(GAS_STEP, gas_limit) if isinstance(gas_limit, int) and gas_limit > 0 else 0,
             f"{program.name} has no public function {function!r}; it has "
             f"{', '.join(program.public_functions)}",
         )
