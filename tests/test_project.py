@@ -30,7 +30,7 @@ def test_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
 
 
 def test_readme_examples_run_and_say_what_they_print():
-    chain_example, network_example = _blocks("python")
+    chain_example, network_example, contract_example = _blocks("python")
     namespace: dict = {}
     exec(compile(chain_example, "README.md", "exec"), namespace)
     chain, bob = namespace["chain"], namespace["bob"]
@@ -41,6 +41,13 @@ def test_readme_examples_run_and_say_what_they_print():
     net = namespace["net"]
     assert "view change" in network_example and "agrees" in network_example
     assert net.summary()["agree"] and all(node.view > 0 for node in net.honest_nodes)
+    namespace = {}
+    exec(compile(contract_example, "README.md", "exec"), namespace)
+    chain, send, token, bob = (namespace[n] for n in ("chain", "send", "token", "bob"))
+    receipt = chain.receipt(send.hash)
+    assert receipt.ok and 0 < receipt.gas_used < send.fee and len(receipt.events) == 1
+    claimed = re.search(r"balance_of.*: (\d+)", contract_example)
+    assert claimed and chain.call_view(token, "balance_of", [bob.address]) == int(claimed.group(1))
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
