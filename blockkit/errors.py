@@ -136,3 +136,34 @@ class Revert(ContractError):
 
 class ContractFault(ContractError):
     """A runtime error inside a contract (division by zero, a missing key, a limit exceeded)."""
+
+
+class SharingError(BlockkitError):
+    """Data sharing between organisations refused something; the subclass and message say what.
+
+    Like ``InvalidBlock``, ``reason`` is a short tag (``"revoked"``, ``"not-a-member"``,
+    ``"bad-proof"``, ...) that tests, audits and lessons compare; the message explains it in words
+    and says what to do.
+    """
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {message}" if message else reason)
+
+
+class InvalidCertificate(SharingError):
+    """A member certificate is forged, expired, revoked, issued by an unknown authority, or does
+    not carry the role the action needs."""
+
+
+class AccessDenied(SharingError, PermissionError):
+    """Someone tried to read or write what its organisation, role or policy does not allow."""
+
+
+class TamperedData(SharingError):
+    """Stored or sent data does not match the hash or authentication tag that vouches for it."""
+
+
+class InvalidCredential(SharingError):
+    """A verifiable credential or a disclosure from it fails a check: the issuer's signature, a
+    field's proof, the on-chain anchor, revocation, or freshness (a replayed presentation)."""
