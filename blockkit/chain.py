@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from blockkit.blocks import ZERO_ADDRESS, Block, Header, check_header_fields, transactions_root
 from blockkit.consensus.base import Consensus
 from blockkit.consensus.pow import ProofOfWork
-from blockkit.contracts.host import Event
+from blockkit.contracts.host import Event, with_addresses
 from blockkit.errors import (
     ContractFault,
     InvalidBlock,
@@ -735,8 +735,12 @@ class Chain:
         raise error(f"{function} of {Address(bytes(contract)).short} failed: {result.error}")
 
     def storage(self, contract: bytes) -> dict[str, Any]:
-        """The contract's storage at the tip, slot names made readable (``"balances[0x…]"``)."""
-        return {readable_slot(slot): value for slot, value in self._state.storage(contract).items()}
+        """The contract's storage at the tip, slot names made readable (``"balances[0x…]"``) and
+        20-byte values shown as addresses."""
+        return {
+            readable_slot(slot): with_addresses(value)
+            for slot, value in self._state.storage(contract).items()
+        }
 
     def code(self, contract: bytes) -> str:
         """The source of the contract at ``contract``; ``KeyError`` for a plain account."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from blockkit.contracts import LocalHost, compile_contract, trace_df
+from blockkit.contracts.host import with_addresses
 from blockkit.contracts.local import COUNTER_EXAMPLE
 from blockkit.contracts.vm import GAS_STORAGE_READ, GAS_STORAGE_WRITE, slot_key
 from blockkit.errors import InvalidContract
+from blockkit.keys import Address
 
 TOKEN = """
 class Token:
@@ -246,6 +248,37 @@ def test_trace_rows_and_dataframe(host, alice):
     assert list(table.columns) == ["step", "line", "operation", "gas_left", "depth", "storage"]
     assert len(table) == len(result.trace)
     assert not host.transact(alice, counter, "increment").trace  # only when asked
+
+
+def test_an_out_of_gas_trace_ends_with_the_charge_that_failed(host, alice):
+    source = """
+class Spin:
+    def spin(self):
+        while True:
+            pass
+"""
+    contract, _ = host.deploy(source, sender=alice)
+    result = host.transact(alice, contract, "spin", gas_limit=50, trace=True)
+    assert result.status == "out-of-gas" and result.gas_used == 50
+    last = result.trace[-1]
+    assert last.operation.startswith("out of gas") and last.gas_left == 0 and last.line in (4, 5)
+    # every unit of gas is accounted for by the rows
+    spent = [50 - result.trace[0].gas_left] + [
+        a.gas_left - b.gas_left for a, b in zip(result.trace, result.trace[1:], strict=False)
+    ]
+    assert sum(spent) == result.gas_used
+
+
+def test_storage_and_events_show_addresses_as_addresses(host, alice, bob):
+    token, _ = host.deploy(TOKEN, 100, sender=alice)
+    event = host.transact(alice, token, "transfer", bob, 30).events[0]
+    assert isinstance(event.fields["to"], Address) and event.fields["to"] == bob
+    assert repr(event.fields["to"]).startswith("Address('0x")
+    stored = host.read(token)
+    assert all(isinstance(k, str) for k in stored) and stored["owner"] == alice
+    assert isinstance(stored["owner"], Address)
+    assert with_addresses({b"k" * 20: [b"x" * 20, b"short"]}) == {b"k" * 20: [b"x" * 20, b"short"]}
+    assert type(with_addresses([b"short"])[0]) is bytes
 
 
 def test_language_features(host, alice):

@@ -19,7 +19,26 @@ from typing import Any, Protocol
 
 from blockkit.keys import Address
 
-__all__ = ["CallContext", "CallResult", "Event", "Host", "TraceStep"]
+__all__ = ["CallContext", "CallResult", "Event", "Host", "TraceStep", "with_addresses"]
+
+
+def with_addresses(value: Any) -> Any:
+    """``value`` with every 20-byte ``bytes`` inside it (lists and dict values and keys too) shown
+    as an ``Address`` (``0x…``), for people reading storage and events.
+
+    Storage and event fields come back from their canonical encoding as plain ``bytes``, whose
+    repr (``b'K\\xc2?\\t…'``) hides which account they name. ``Address`` is a ``bytes`` subclass,
+    so the result compares, hashes and encodes exactly like the input; only its repr changes. (A
+    20-byte value that is not an address, say a truncated hash, is shown as one too.)
+    """
+    if isinstance(value, bytes) and not isinstance(value, Address) and len(value) == 20:
+        return Address(value)
+    if isinstance(value, list):
+        return [with_addresses(v) for v in value]
+    if isinstance(value, dict):
+        return {with_addresses(k): with_addresses(v) for k, v in value.items()}
+    return value
+
 
 #: Status of a finished call.
 OK, REVERTED, OUT_OF_GAS, FAULT = "ok", "reverted", "out-of-gas", "fault"

@@ -371,7 +371,9 @@ def _find_mappings(class_node: ast.ClassDef) -> set[str]:
                         raise InvalidContract(
                             f"self.{target.attr} = {{…}} outside __init__: a mapping is created "
                             "once, in __init__; later change it entry by entry "
-                            f"(self.{target.attr}[key] = value, del self.{target.attr}[key])",
+                            f"(self.{target.attr}[key] = value, del self.{target.attr}[key]). "
+                            "To store a whole dict as one value, build it in a local first: "
+                            f"record = {{…}}; self.{target.attr} = record",
                             node.lineno,
                         )
                     mappings.add(target.attr)

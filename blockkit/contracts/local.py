@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from blockkit.contracts.host import FAULT, CallContext, CallResult, Event
+from blockkit.contracts.host import FAULT, CallContext, CallResult, Event, with_addresses
 from blockkit.contracts.lang import Program, compile_contract
 from blockkit.contracts.vm import deploy as vm_deploy
 from blockkit.contracts.vm import execute as vm_execute
@@ -158,7 +158,7 @@ class LocalHost:
                 continue
             path = decode(key)
             name = slot_name(path[0], path[1], entry=True) if len(path) == 2 else path[0]
-            view[name] = decode(data)
+            view[name] = with_addresses(decode(data))
         return view
 
     # -- the Host protocol

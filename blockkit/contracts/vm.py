@@ -54,6 +54,7 @@ from blockkit.contracts.host import (
     Event,
     Host,
     TraceStep,
+    with_addresses,
 )
 from blockkit.contracts.lang import (
     MAX_INT_BITS,
@@ -191,6 +192,12 @@ class _Meter:
         adds the cost to the current trace row (memory, per-word costs) instead of a new one."""
         if gas > self.gas_left:
             self.gas_left = 0
+            if self.tracing and len(self.steps) < MAX_TRACE_STEPS:
+                # a last row for the charge that failed, so the rows account for all the gas
+                self.step += 1
+                self.steps.append(
+                    TraceStep(self.step, line, f"out of gas: {operation}", 0, self.depth)
+                )
             raise OutOfGas(
                 f"out of gas at line {line} ({operation}): the call needs more than its limit "
                 f"of {self.gas_limit}; raise the gas limit or do less work per call"
@@ -1221,7 +1228,7 @@ def _builtin_emit(machine: _Machine, event_name: Any, /, **fields: Any) -> None:
     machine.meter.charge(
         GAS_EVENT + (len(data) // _WORD) * GAS_EVENT_WORD, machine.line, f"emit {event_name}"
     )
-    event = Event(machine.context.contract, event_name, decode(data))
+    event = Event(machine.context.contract, event_name, with_addresses(decode(data)))
     machine.host.emit(event)
     machine.events.append(event)
 
