@@ -6,10 +6,15 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 
 import pytest
 
+from blockkit.contracts.standard import CERTIFICATE
+from blockkit.errors import Revert
 from blockkit.grading import run_cases
+from blockkit.grading.catalog.l08_contracts import _BANK, _SAFE_BANK
+from blockkit.grading.catalog.l09_tokens import patient_record_source, replace_method
 from blockkit.hashing import sha256, tagged_hash
 
 
@@ -422,3 +427,346 @@ def test_07_wrong_answers():
 
     _fails("07.4", counts_messages, "one backup voting twice")
     _fails("07.4", counts_the_primary, "the primary's own prepare")
+
+
+# --- 08 ----------------------------------------------------------------------------------------
+
+
+COUNTER = """
+class CappedCounter:
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.count = 0
+
+    def increment(self):
+        {body}
+"""
+
+
+def _counter(body: str) -> str:
+    return COUNTER.format(body="\n        ".join(body.strip().splitlines()))
+
+
+def test_08_wrong_answers():
+    # 08.1: off by one, an if instead of require, a hard-coded cap, a broken contract
+    off_by_one = _counter(
+        'require(self.count <= self.cap, "full")\nself.count += 1\nreturn self.count'
+    )
+    _fails("08.1", lambda: off_by_one, "cap 3: the 4th and 5th increments are reverted")
+    quiet_if = _counter("if self.count < self.cap:\n    self.count += 1\nreturn self.count")
+    _fails("08.1", lambda: quiet_if, "cap 3: the 4th and 5th increments are reverted")
+    hard_coded = _counter('require(self.count < 3, "full")\nself.count += 1\nreturn self.count')
+    _fails("08.1", lambda: hard_coded, "cap 1")
+    add_then_check = _counter(
+        'self.count += 1\nrequire(self.count < self.cap, "full")\nreturn self.count'
+    )
+    _fails("08.1", lambda: add_then_check, "cap 3: three increments count 1, 2, 3")
+    no_return = _counter('require(self.count < self.cap, "full")\nself.count += 1')
+    _fails("08.1", lambda: no_return, "cap 3: three increments count 1, 2, 3")
+    result = _fails("08.1", lambda: off_by_one.replace("require", "assert"), "cap 1")
+    assert "does not compile" in result.verdict()
+
+    # 08.2: the first row forgotten, gas_left instead of its drop, rows counted, cost misplaced
+    def skips_first_row(trace, gas_limit):
+        spent = {}
+        for before, step in itertools.pairwise(trace):
+            spent[step.line] = spent.get(step.line, 0) + before.gas_left - step.gas_left
+        return spent
+
+    def gas_left_per_line(trace, gas_limit):
+        return {step.line: step.gas_left for step in trace}
+
+    def rows_per_line(trace, gas_limit):
+        spent = {}
+        for step in trace:
+            spent[step.line] = spent.get(step.line, 0) + 1
+        return spent
+
+    def charged_to_previous_line(trace, gas_limit):
+        spent, before, line = {}, gas_limit, trace[0].line
+        for step in trace:
+            spent[line] = spent.get(line, 0) + before - step.gas_left
+            before, line = step.gas_left, step.line
+        return spent
+
+    _fails("08.2", skips_first_row, "compute(3): a loop over locals")
+    _fails("08.2", gas_left_per_line, "store(3): storage in a loop")
+    _fails("08.2", rows_per_line, "guarded(5) by a stranger: reverted")
+    _fails("08.2", charged_to_previous_line, "store(3): storage in a loop")
+
+    # 08.3: the lesson's bank, a lock never released, contracts shut out, transfer for call
+    _fails("08.3", lambda: _BANK, "an attacker re-entering withdraw gains nothing")
+    stuck_lock = _BANK.replace(
+        "    def withdraw(self, amount: int):\n",
+        '    def withdraw(self, amount: int):\n        require(not self.busy, "busy")\n'
+        "        self.busy = True\n",
+    )
+    assert stuck_lock != _BANK
+    _fails("08.3", lambda: stuck_lock, "two withdrawals in a row")
+    no_contracts = _SAFE_BANK.replace(
+        '        require(value > 0, "send some coins to deposit")\n',
+        '        require(value > 0, "send some coins to deposit")\n'
+        '        require(caller == origin, "no contracts")\n',
+    )
+    assert no_contracts != _SAFE_BANK
+    _fails("08.3", lambda: no_contracts, "alice saves 30 and takes 10, bob saves 45 and takes 45")
+    plain_transfer = _BANK.replace(
+        'call(caller, "on_withdraw", amount, value=amount)', "transfer(caller, amount)"
+    )
+    _fails("08.3", lambda: plain_transfer, "alice saves 30 and takes 10, bob saves 45 and takes 45")
+    _fails("08.3", lambda: "class Bank:\n    pass\n")
+
+    # 08.4: the whole fee, only reverts, bytes keys, every fee
+    def whole_fee(block, receipts):
+        wasted = {}
+        for tx, receipt in zip(block.transactions, receipts, strict=True):
+            if not receipt.ok:
+                wasted[str(tx.sender)] = wasted.get(str(tx.sender), 0) + tx.fee
+        return wasted
+
+    def only_reverted(block, receipts):
+        wasted = {}
+        for tx, receipt in zip(block.transactions, receipts, strict=True):
+            if receipt.status == "reverted":
+                wasted[str(tx.sender)] = wasted.get(str(tx.sender), 0) + receipt.fee_paid
+        return wasted
+
+    def bytes_keys(block, receipts):
+        wasted = {}
+        for tx, receipt in zip(block.transactions, receipts, strict=True):
+            if not receipt.ok:
+                wasted[bytes(tx.sender)] = wasted.get(bytes(tx.sender), 0) + receipt.fee_paid
+        return wasted
+
+    def last_failure_only(block, receipts):
+        return {
+            str(tx.sender): receipt.fee_paid
+            for tx, receipt in zip(block.transactions, receipts, strict=True)
+            if not receipt.ok
+        }
+
+    def every_fee(block, receipts):
+        wasted = {}
+        for tx, receipt in zip(block.transactions, receipts, strict=True):
+            wasted[str(tx.sender)] = wasted.get(str(tx.sender), 0) + receipt.fee_paid
+        return wasted
+
+    _fails("08.4", whole_fee, "bob's reset is reverted")
+    _fails("08.4", only_reverted, "carol's spin runs out of gas")
+    _fails("08.4", bytes_keys, "bob's reset is reverted")
+    _fails("08.4", last_failure_only, "two failures by one sender add up")
+    _fails("08.4", every_fee, "every transaction succeeds")
+
+
+# --- 09 ----------------------------------------------------------------------------------------
+
+
+# --- 09.1 -------------------------------------------------------------------------------------
+
+
+def _balances(events, *, skip_mint=False, keep_approvals=False, drop_zero=False):
+    rows = events if keep_approvals else events[events["name"] == "Transfer"]
+    out = {}
+    for row in rows.itertuples():
+        if skip_mint and not isinstance(row.sender, str):
+            continue
+        amount = int(row.amount)
+        out[row.to] = out.get(row.to, 0) + amount
+        if isinstance(row.sender, str):
+            out[row.sender] = out.get(row.sender, 0) - amount
+    if drop_zero:
+        out = {k: v for k, v in out.items() if v != 0}
+    return out
+
+
+def _pandas_without_self(events):
+    # The lesson's groupby, but a self-transfer's credit is dropped by a careless filter.
+    t = events[events["name"] == "Transfer"]
+    received = t[t["sender"] != t["to"]].groupby("to")["amount"].sum()
+    sent = t.dropna(subset=["sender"]).groupby("sender")["amount"].sum()
+    return {k: int(v) for k, v in received.sub(sent, fill_value=0).items()}
+
+
+def _numpy_numbers(events):
+    # The lesson's groupby, returning numpy integers instead of ints.
+    t = events[events["name"] == "Transfer"]
+    received = t.groupby("to")["amount"].sum()
+    sent = t.dropna(subset=["sender"]).groupby("sender")["amount"].sum()
+    holders = set(received.index) | set(sent.index)
+    return {a: received.get(a, 0) - sent.get(a, 0) for a in holders}
+
+
+def _last_amount_wins(events):
+    t = events[events["name"] == "Transfer"]
+    return {row.to: int(row.amount) for row in t.itertuples()}
+
+
+def test_09_1_wrong_answers():
+    _fails("09.1", lambda e: _balances(e, skip_mint=True), "only the initial supply")
+    _fails(
+        "09.1", lambda e: _balances(e, keep_approvals=True), "approvals and transfer_from mixed in"
+    )
+    _fails("09.1", _numpy_numbers, "transfers in one block")
+    _fails("09.1", lambda e: _balances(e, drop_zero=True), "a zero-amount transfer to a newcomer")
+    _fails("09.1", _pandas_without_self, "a transfer to oneself")
+    _fails("09.1", _last_amount_wins, "transfers in one block")
+    _fails("09.1", lambda e: list(_balances(e).items()), "only the initial supply")
+
+
+# --- 09.2 -------------------------------------------------------------------------------------
+
+_BODY = """
+    cert["owner"] = to
+    cert["history"].append(self._entry("transfer", to))
+    self.certificates[token_id] = cert
+    emit("Transferred", token_id=token_id, sender=caller, to=to)
+    return True
+"""
+
+
+def _transfer(checks: str, body: str = _BODY) -> str:
+    return (
+        "def transfer(self, token_id, to: bytes) -> bool:\n    cert = self.record(token_id)\n"
+        + (checks + body)
+    )
+
+
+_NOT_REVOKED = '    require(not cert["revoked"], "revoked")\n'
+_ISSUER = '    require(self.issuer_set.get(caller, False), "soulbound: issuers only")\n'
+
+
+def test_09_2_wrong_answers():
+    _fails("09.2", lambda s: s, "the holder cannot transfer")  # the standard contract
+    # Only refuses the owner: a stranger may now move anyone's diploma.
+    not_owner = _NOT_REVOKED + '    require(caller != cert["owner"], "soulbound")\n'
+    _fails("09.2", lambda s: replace_method(s, "transfer", _transfer(not_owner)),
+           "a stranger cannot transfer")  # fmt: skip
+    # Transfer always reverts: the issuer cannot correct a mistake.
+    never = '    revert("soulbound")\n'
+    _fails("09.2", lambda s: replace_method(s, "transfer", _transfer(never)),
+           "the issuer corrects a diploma minted to the wrong address")  # fmt: skip
+    # Transfer deleted: a call is a fault, not a revert, and no correction is possible.
+    no_transfer = replace_method(CERTIFICATE, "transfer", "def _gone(self):\n    pass\n")
+    _fails("09.2", lambda s: no_transfer, "the holder cannot transfer")
+    # The issuer check, but the revoked check dropped.
+    _fails("09.2", lambda s: replace_method(s, "transfer", _transfer(_ISSUER)),
+           "revoke works and a revoked diploma never moves")  # fmt: skip
+    # The issuer moves it but the history is not updated.
+    silent = _BODY.replace('    cert["history"].append(self._entry("transfer", to))\n', "")
+    silent = _transfer(_NOT_REVOKED + _ISSUER, silent)
+    _fails("09.2", lambda s: replace_method(s, "transfer", silent),
+           "the issuer corrects a diploma minted to the wrong address")  # fmt: skip
+    # Only the minting issuer, not any issuer of the collection (a hidden case).
+    minter = _NOT_REVOKED + '    require(caller == cert["issuer"], "only its issuer")\n'
+    _fails("09.2", lambda s: replace_method(s, "transfer", _transfer(minter)),
+           "any issuer of the collection may correct")  # fmt: skip
+    # The mint opened to everyone while editing.
+    open_mint = replace_method(
+        CERTIFICATE.replace('self._only_issuer("mint")', "pass"),
+        "transfer",
+        _transfer(_NOT_REVOKED + _ISSUER),
+    )
+    _fails("09.2", lambda s: open_mint, "a non-issuer still cannot mint")
+    _fails("09.2", lambda s: s.replace("class Certificate", "class Certificate(object)"),
+           "issuers still mint")  # does not compile  # fmt: skip
+    _fails("09.2", lambda s: None, "issuers still mint")
+
+
+# --- 09.3 -------------------------------------------------------------------------------------
+
+
+def _verifier(*, order=("revoked", "issuer", "holder"), use_is_issuer=False, unknown="raise"):
+    def verify_diploma(chain, collection, token_id, holder, trusted):
+        if unknown == "is_valid":
+            if not chain.call_view(collection, "is_valid", [token_id]):
+                return (False, "revoked")
+        try:
+            record = chain.call_view(collection, "record", [token_id])
+        except Revert:
+            if unknown == "raise":
+                raise
+            return (False, "unknown")
+        for step in order:
+            if step == "revoked" and record["revoked"]:
+                return (False, "revoked")
+            if step == "issuer":
+                if use_is_issuer:
+                    ok = any(chain.call_view(collection, "is_issuer", [t]) for t in trusted)
+                else:
+                    ok = record["issuer"] in trusted
+                if not ok:
+                    return (False, "untrusted issuer")
+            if step == "holder" and record["owner"] != holder:
+                return (False, "not the holder")
+        return (True, "valid")
+
+    return verify_diploma
+
+
+def test_09_3_wrong_answers():
+    _fails("09.3", _verifier(), "an id that was never minted")  # Revert escapes
+    _fails("09.3", _verifier(unknown="is_valid"), "an id that was never minted")  # says revoked
+    _fails("09.3", _verifier(unknown="catch", use_is_issuer=True),
+           "a look-alike that lists the university among its issuers")  # fmt: skip
+    _fails("09.3", _verifier(unknown="catch", order=("revoked", "issuer")),
+           "presented by someone who does not hold it")  # fmt: skip
+    _fails("09.3", _verifier(unknown="catch", order=("holder", "revoked", "issuer")),
+           "revoked and presented by someone else: revoked comes first")  # fmt: skip
+    _fails("09.3", _verifier(unknown="catch", order=("revoked", "holder")),
+           "a diploma mill's look-alike collection")  # fmt: skip
+
+    def as_list(*args):
+        return list(_verifier(unknown="catch")(*args))
+
+    _fails("09.3", as_list, "a valid diploma")
+
+    def checks_title(chain, collection, token_id, holder, trusted):
+        title = chain.call_view(collection, "title")
+        valid = chain.call_view(collection, "is_valid", [token_id])
+        return (True, "valid") if title == "Diplomas of BKU" and valid else (False, "revoked")
+
+    _fails("09.3", checks_title, "a diploma mill's look-alike collection")
+
+
+# --- 09.4 -------------------------------------------------------------------------------------
+
+
+def _view(branches: dict[str, str], default: str = "{}") -> str:
+    lines = ["def view(self) -> dict:"]
+    for party, result in branches.items():
+        lines += [f"    if caller == self.{party}:", f"        return {result}"]
+    lines.append(f"    return {default}")
+    return "\n".join(lines) + "\n"
+
+
+_RIGHT = {
+    "patient": '{"diagnoses": self.diagnoses, "prescriptions": self.prescriptions, '
+    '"allergies": self.allergies, "bills": self.bills}',
+    "hospital": '{"diagnoses": self.diagnoses, "prescriptions": self.prescriptions, '
+    '"allergies": self.allergies}',
+    "pharmacy": '{"prescriptions": self.prescriptions, "allergies": self.allergies}',
+    "insurer": '{"bills": self.bills}',
+}
+
+
+def test_09_4_wrong_answers():
+    assert not run_cases("09.4", lambda: _view(_RIGHT)).failures  # the helper builds a right one
+    assert "def view" in patient_record_source(_view(_RIGHT))
+    _fails("09.4", lambda: _view(_RIGHT, default='{"patient": self.patient}'),
+           "a stranger sees nothing")  # fmt: skip
+    _fails("09.4", lambda: _view({**_RIGHT, "insurer": '{"bills": self.bills, '
+           '"diagnoses": self.diagnoses}'}), "the insurer sees the bills only")  # fmt: skip
+    _fails("09.4", lambda: _view({**_RIGHT, "pharmacy": '{"prescriptions": self.prescriptions}'}),
+           "the pharmacy sees prescriptions and allergies only")  # fmt: skip
+    _fails("09.4", lambda: _view({**_RIGHT, "hospital": _RIGHT["patient"]}),
+           "the hospital sees the medical record, not the bills")  # fmt: skip
+    # The patient branch checked last: the hospital's branch never matches the patient, fine,
+    # but a view that ignores caller and returns everything leaks to all.
+    _fails("09.4", lambda: _view({}, default=_RIGHT["patient"]), "a stranger sees nothing")
+    # Uses origin... same as caller here; logging the reader instead: a view that writes.
+    writes = _view(_RIGHT).replace("def view(self) -> dict:\n",
+                                   "def view(self) -> dict:\n    self.readers = 1\n")  # fmt: skip
+    _fails("09.4", lambda: writes, "view() changes nothing")
+    _fails("09.4", lambda: "def view(self):\n    import os\n", "the patient sees everything")
+    _fails("09.4", lambda: _view({**_RIGHT, "patient": '{"diagnoses": self.diagnoses}'}),
+           "the patient sees everything")  # fmt: skip
