@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AddResult",
+    "Admission",
     "BlockStore",
     "Chain",
     "LoggedEvent",
@@ -73,6 +74,29 @@ class BlockStore(Protocol):
 
     def append(self, block: Block) -> None:
         """Durably store ``block``; return only once it is safe on disk."""
+        ...
+
+
+class Admission(Protocol):
+    """Who may transact on a permissioned chain (``blockkit.sharing.permissioned`` has one).
+
+    A public chain lets any key with coins transact. A permissioned chain asks an ``Admission``:
+    ``install`` writes its configuration (the trusted organisations, say) into the genesis state,
+    so the genesis hash commits to it and two nodes with different rules never share a chain;
+    ``apply`` replaces ``blockkit.execution.apply_transaction`` for every transaction of every
+    block: it raises an ``InvalidTransaction`` for a sender who may not act (so the block is
+    invalid, as with a forged signature), applies its own system transactions (enrolments,
+    revocations) to the state, and hands everything else to ``apply_transaction``.
+    """
+
+    def install(self, state: State) -> None:
+        """Write the configuration into the genesis ``state``."""
+        ...
+
+    def apply(
+        self, state: State, tx: Transaction, params: Params, block_height: int, timestamp: int
+    ) -> Receipt:
+        """Apply ``tx`` like ``apply_transaction`` does, or raise ``InvalidTransaction``."""
         ...
 
 
@@ -153,10 +177,16 @@ class _Node:
 
 
 def make_genesis(
-    params: Params, allocations: dict[bytes, int] | None = None, timestamp: int = 0
+    params: Params,
+    allocations: dict[bytes, int] | None = None,
+    timestamp: int = 0,
+    admission: Admission | None = None,
 ) -> tuple[Block, State]:
-    """The first block and its state: the initial balances, committed to by the state root."""
+    """The first block and its state: the initial balances (and, on a permissioned chain, the
+    admission rules' configuration), committed to by the state root."""
     state = State(allocations or {})
+    if admission is not None:
+        admission.install(state)
     header = Header(
         parent=ZERO_HASH,
         height=0,
@@ -227,22 +257,27 @@ def _body_matches_header(block: Block) -> bool:
     )
 
 
-def apply_body(state: State, block: Block, params: Params) -> UndoRecord:
+def apply_body(
+    state: State, block: Block, params: Params, admission: Admission | None = None
+) -> UndoRecord:
     """Step 3: apply transactions, reward and fees; the state root must match. All or nothing.
 
     Returns the block's undo record. On any failure the state is exactly as before.
     """
-    return process_body(state, block, params)[0]
+    return process_body(state, block, params, admission)[0]
 
 
 def process_body(
-    state: State, block: Block, params: Params
+    state: State, block: Block, params: Params, admission: Admission | None = None
 ) -> tuple[UndoRecord, tuple[Receipt, ...]]:
     """``apply_body`` that also returns one ``Receipt`` per transaction, in block order.
 
     Each transaction goes through ``blockkit.execution.apply_transaction`` (plain transfers,
-    deploys, calls); the proposer gets the reward plus the fees the receipts say were paid.
+    deploys, calls), or through ``admission.apply`` on a permissioned chain (which refuses
+    senders who may not act and handles its own system transactions); the proposer gets the
+    reward plus the fees the receipts say were paid.
     """
+    apply = apply_transaction if admission is None else admission.apply
     checkpoint = state.checkpoint()
     height, timestamp = block.header.height, block.header.timestamp
     receipts: list[Receipt] = []
@@ -250,7 +285,7 @@ def process_body(
         fees = 0
         for index, tx in enumerate(block.transactions):
             try:
-                receipt = apply_transaction(state, tx, params, height, timestamp)
+                receipt = apply(state, tx, params, height, timestamp)
             except InvalidTransaction as exc:
                 raise InvalidBlock(
                     "bad-transaction", f"transaction {index} ({tx.hash.hex()[:12]}…): {exc}"
@@ -290,13 +325,15 @@ class Chain:
         consensus: Consensus | None = None,
         clock: Callable[[], int] | None = None,
         store: BlockStore | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.params = params
+        self.admission = admission
         self.consensus: Consensus = consensus if consensus is not None else ProofOfWork(params)
         self.clock = clock
         self.store = store
         self.allocations: dict[bytes, int] = dict(allocations or {})
-        genesis, self._state = make_genesis(params, self.allocations, genesis_time)
+        genesis, self._state = make_genesis(params, self.allocations, genesis_time, admission)
         self.genesis = genesis
         self._nodes: dict[bytes, _Node] = {
             genesis.hash: _Node(genesis, self.consensus.weight(genesis.header), VALID, 0)
@@ -387,7 +424,7 @@ class Chain:
         validate_header(self, self.head.header, block.header, now)
         validate_body(block, self.params)
         # apply_body undoes itself on failure; on success its undo record takes it back out
-        self._state.undo(apply_body(self._state, block, self.params))
+        self._state.undo(apply_body(self._state, block, self.params, self.admission))
 
     def _remember_invalid(self, block: Block) -> None:
         self._nodes[block.hash] = _Node(block, 0, INVALID, self._next_arrival())
@@ -450,7 +487,7 @@ class Chain:
         return tuple(disconnected), tuple(connected)
 
     def _connect(self, block: Block) -> None:
-        undo, receipts = process_body(self._state, block, self.params)
+        undo, receipts = process_body(self._state, block, self.params, self.admission)
         self._undo[block.hash] = undo
         self._receipts[block.hash] = receipts
         self._nodes[block.hash].status = VALID
@@ -494,8 +531,9 @@ class Chain:
         height = parent.height + 1
         try:
             fees = 0
+            apply = apply_transaction if self.admission is None else self.admission.apply
             for tx in transactions:
-                fees += apply_transaction(self._state, tx, self.params, height, timestamp).fee_paid
+                fees += apply(self._state, tx, self.params, height, timestamp).fee_paid
             self._state.credit(proposer, self.params.block_reward + fees)
             state_root = self._state.root()
         finally:

@@ -35,7 +35,7 @@ from blockkit.errors import EncodingError, InvalidBlock, OrphanBlock, StorageErr
 from blockkit.params import Params
 
 if TYPE_CHECKING:
-    from blockkit.chain import Chain
+    from blockkit.chain import Admission, Chain
     from blockkit.consensus.base import Consensus
 
 __all__ = ["FORMAT", "RejectedBlock", "SQLiteStore", "StoredChainInfo", "open_chain"]
@@ -243,13 +243,17 @@ def open_chain(
     genesis_time: int | None = None,
     consensus: Consensus | None = None,
     clock: Callable[[], int] | None = None,
+    admission: Admission | None = None,
 ) -> Chain:
     """Open (or create) the chain stored at ``path``, replaying every stored block.
 
     A new store records ``params`` (default ``CLASSROOM``), ``allocations`` and ``genesis_time``.
     An existing store supplies them itself; passing different ones raises ``StorageError``, because
-    they would define a different chain. Blocks stored but rejected on replay (their state
-    transition failed when they first arrived) are listed in ``chain.store.rejected``.
+    they would define a different chain. Like ``consensus``, a permissioned chain's ``admission``
+    rules are given again at each opening; its configuration is in the genesis state, so different
+    rules give a different genesis hash and are refused. Blocks stored but rejected on replay
+    (their state transition failed when they first arrived) are listed in
+    ``chain.store.rejected``.
     """
     from blockkit.chain import Chain
     from blockkit.consensus.pow import ProofOfWork
@@ -269,6 +273,7 @@ def open_chain(
             genesis_time=genesis_time or 0,
             consensus=consensus,
             clock=None,  # replay accepts what was accepted before, whatever today's clock says
+            admission=admission,
         )
         if info is None:
             if len(store):

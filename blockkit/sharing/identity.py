@@ -817,6 +817,16 @@ class Membership:
             self._by_address.setdefault(cert.address, []).append(cert)
         return cert
 
+    def restore(self, cert: MemberCertificate) -> None:
+        """Remember ``cert`` without validating it now: for rebuilding a membership from a ledger
+        that validated the certificate when it was enrolled (``blockkit.sharing.permissioned``).
+        It may have been revoked or have expired since; ``check_sender`` will say so."""
+        key = (cert.organisation, cert.serial)
+        if key in self._by_serial:
+            raise ValueError(f"certificate {cert.cert_id} is already registered")
+        self._by_serial[key] = cert
+        self._by_address.setdefault(cert.address, []).append(cert)
+
     def certificates(
         self,
         *,
