@@ -21,6 +21,7 @@ records on one chain while each sees only its part.
                    and revocable on chain
 =================  ================================================================================
 
-Import from the modules (``from blockkit.sharing.identity import CertificateAuthority``): each
-loads pycryptodome, pandas or matplotlib only when it needs them.
+Import from the modules (``from blockkit.sharing.identity import CertificateAuthority``);
+``import blockkit`` loads none of them, and pandas and matplotlib load only when a table or a
+drawing is asked for.
 """
