@@ -56,17 +56,15 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
+from blockkit.contracts import client
 from blockkit.contracts.local import LocalHost
 from blockkit.encoding import decode, encode
 from blockkit.errors import (
-    ContractFault,
     EncodingError,
     InvalidCredential,
     InvalidKey,
-    OutOfGas,
-    Revert,
 )
 from blockkit.hashing import HASH_SIZE, tagged_hash
 from blockkit.keys import Address, PrivateKey, PublicKey
@@ -679,11 +677,6 @@ class AnchorReader(Protocol):
         ...
 
 
-def _raise_failed(status: str, error: str, what: str) -> None:
-    kind = {"reverted": Revert, "out-of-gas": OutOfGas}.get(status, ContractFault)
-    raise kind(f"{what} failed: {error}")
-
-
 #: Gas for each registry transaction (unused gas is refunded on a chain).
 REGISTRY_GAS = 200_000
 
@@ -721,24 +714,16 @@ class CredentialRegistry:
         gas: int = REGISTRY_GAS,
     ) -> CredentialRegistry:
         """Deploy a fresh registry from ``deployer`` (who has no special rights in it)."""
-        if isinstance(backend, LocalHost):
-            address, result = backend.deploy(REGISTRY_SOURCE, sender=deployer.address)
-            if not result.ok:
-                _raise_failed(result.status, result.error, "deploying the credential registry")
-            return cls(backend, address, gas=gas)
-        from blockkit.execution import contract_address, deploy_transaction
-
-        nonce = backend.nonce(deployer.address)
-        tx = deploy_transaction(
-            deployer, REGISTRY_SOURCE, [], nonce=nonce, chain_id=backend.params.chain_id, gas=gas
+        address, outcome = client.deploy(
+            backend, deployer, REGISTRY_SOURCE, [], gas=gas, submit=submit
         )
-        registry = cls(backend, contract_address(deployer.address, nonce), submit=submit, gas=gas)
-        registry._send(tx, "deploying the credential registry")
-        return registry
+        if not outcome.ok:
+            what = "deploying the credential registry"
+            raise client.contract_error(outcome.status, outcome.error, what)
+        return cls(backend, address, submit=submit, gas=gas)
 
     def __repr__(self) -> str:
-        where = "LocalHost" if isinstance(self.backend, LocalHost) else "Chain"
-        return f"CredentialRegistry({self.address.short} on {where})"
+        return f"CredentialRegistry({self.address.short} on {client.where(self.backend)})"
 
     # -- writes
 
@@ -757,35 +742,12 @@ class CredentialRegistry:
         self._write(issuer_key, "revoke", [credential_id, reason])
 
     def _write(self, key: PrivateKey, function: str, args: list[Any]) -> None:
-        what = f"{function}({args[0]!r}) on the credential registry"
-        if isinstance(self.backend, LocalHost):
-            result = self.backend.transact(
-                key.address, self.address, function, *args, gas_limit=self.gas
-            )
-            if not result.ok:
-                _raise_failed(result.status, result.error, what)
-            return
-        from blockkit.execution import call_transaction
-
-        chain = self.backend
-        tx = call_transaction(
-            key, self.address, function, args, nonce=chain.nonce(key.address),
-            chain_id=chain.params.chain_id, gas=self.gas,
-        )  # fmt: skip
-        self._send(tx, what)
-
-    def _send(self, tx: Transaction, what: str) -> None:
-        chain = cast("Chain", self.backend)  # only called for a chain
-        if self._submit is not None:
-            self._submit(tx)
-        else:
-            block = chain.mine_block(
-                [tx], proposer=tx.sender, timestamp=chain.head.header.timestamp + 1
-            )
-            chain.add_block(block)
-        receipt = chain.receipt(tx.hash)
-        if not receipt.ok:
-            _raise_failed(receipt.status, receipt.error, what)
+        outcome = client.transact(
+            self.backend, self.address, key, function, args, gas=self.gas, submit=self._submit
+        )
+        if not outcome.ok:
+            what = f"{function}({args[0]!r}) on the credential registry"
+            raise client.contract_error(outcome.status, outcome.error, what)
 
     # -- reads
 
@@ -794,13 +756,7 @@ class CredentialRegistry:
         or None when that issuer anchored no such credential."""
         address = issuer.address if isinstance(issuer, PublicKey) else Address(bytes(issuer))
         args = [address, credential_id]
-        if isinstance(self.backend, LocalHost):
-            result = self.backend.transact(Address(bytes(20)), self.address, "lookup", *args)
-            if not result.ok:
-                _raise_failed(result.status, result.error, "lookup on the credential registry")
-            entry = result.return_value
-        else:
-            entry = self.backend.call_view(self.address, "lookup", args)
+        entry = client.view(self.backend, self.address, "lookup", args)
         if entry is None:
             return None
         return AnchorStatus(

@@ -66,9 +66,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from blockkit.contracts import client
 from blockkit.contracts.local import LocalHost
 from blockkit.encoding import decode, encode
-from blockkit.errors import AccessDenied, ContractFault, InvalidCertificate, OutOfGas, Revert
+from blockkit.errors import AccessDenied, InvalidCertificate, Revert
 from blockkit.keys import Address, PrivateKey
 from blockkit.sharing.identity import ROLES, Member, MemberCertificate, Membership
 
@@ -720,27 +721,16 @@ class AccessControl:
             membership.validate(cert, height=height)
             table.append([cert.address, cert.organisation, cert.role, cert.cert_id])
         args = [name, str(policy), policy_nodes(policy), table]
-        if isinstance(backend, LocalHost):
-            address, result = backend.deploy(
-                POLICY_SOURCE, *args, sender=key.address, gas_limit=gas * 4
-            )
-            if not result.ok:
-                raise _failure(result.status, result.error, "deploying the access policy")
-            return cls(backend, address, membership, gatekeeper, gas=gas)
-        from blockkit.execution import contract_address, deploy_transaction
-
-        nonce = backend.nonce(key.address)
-        tx = deploy_transaction(
-            key, POLICY_SOURCE, args, nonce=nonce, chain_id=backend.params.chain_id, gas=gas * 4
+        address, outcome = client.deploy(
+            backend, key, POLICY_SOURCE, args, gas=gas * 4, submit=submit
         )
-        _send(backend, tx, submit, "deploying the access policy")
-        return cls(
-            backend, contract_address(key.address, nonce), membership, gatekeeper, submit=submit,
-            gas=gas,
-        )  # fmt: skip
+        if not outcome.ok:
+            what = "deploying the access policy"
+            raise client.contract_error(outcome.status, outcome.error, what)
+        return cls(backend, address, membership, gatekeeper, submit=submit, gas=gas)
 
     def __repr__(self) -> str:
-        where = "LocalHost" if isinstance(self.backend, LocalHost) else "Chain"
+        where = client.where(self.backend)
         return f"AccessControl({self.name!r}, {self.policy}, {self.address.short} on {where})"
 
     @property
@@ -992,39 +982,19 @@ class AccessControl:
         self._transact(self.gatekeeper.signing_key, "refuse", args)
 
     def _transact(self, key: PrivateKey, function: str, args: list[Any]) -> Any:
-        what = f"{function} on access policy {self.address.short}"
-        if isinstance(self.backend, LocalHost):
-            result = self.backend.transact(
-                key.address, self.address, function, *args, gas_limit=self.gas
-            )
-            status, error, value = result.status, result.error, result.return_value
-        else:
-            from blockkit.execution import call_transaction
-
-            chain = self.backend
-            tx = call_transaction(
-                key, self.address, function, args, nonce=chain.nonce(key.address),
-                chain_id=chain.params.chain_id, gas=self.gas,
-            )  # fmt: skip
-            receipt = _send(chain, tx, self._submit, what, check=False)
-            status, error, value = receipt.status, receipt.error, receipt.return_value
-        if status == "reverted":
-            reason, message = _reason(error)
+        outcome = client.transact(
+            self.backend, self.address, key, function, args, gas=self.gas, submit=self._submit
+        )
+        if outcome.status == "reverted":
+            reason, message = _reason(outcome.error)
             raise AccessDenied(reason, message)
-        if status != "ok":
-            raise _failure(status, error, what)
-        return value
+        if not outcome.ok:
+            what = f"{function} on access policy {self.address.short}"
+            raise client.contract_error(outcome.status, outcome.error, what)
+        return outcome.value
 
     def _view(self, function: str, args: list[Any]) -> Any:
-        if isinstance(self.backend, LocalHost):
-            # A LocalHost has no read-only call: run it and undo whatever it did.
-            mark = self.backend.checkpoint()
-            result = self.backend.transact(Address(bytes(20)), self.address, function, *args)
-            self.backend.revert(mark)
-            if not result.ok:
-                raise _failure(result.status, result.error, f"{function} failed")
-            return result.return_value
-        return self.backend.call_view(self.address, function, args)
+        return client.view(self.backend, self.address, function, args)
 
 
 def _next_height(backend: LocalHost | Chain) -> int:
@@ -1037,31 +1007,3 @@ def _last_height(backend: LocalHost | Chain) -> int:
     if isinstance(backend, LocalHost):
         return backend.block_height
     return backend.height
-
-
-def _failure(status: str, error: str, what: str) -> Exception:
-    kind = {"reverted": Revert, "out-of-gas": OutOfGas}.get(status, ContractFault)
-    return kind(f"{what} failed: {error}")
-
-
-def _send(
-    chain: Chain,
-    tx: Transaction,
-    submit: Callable[[Transaction], None] | None,
-    what: str,
-    *,
-    check: bool = True,
-) -> Any:
-    """Hand ``tx`` to ``submit`` (default: mine it alone into the next block) and return its
-    receipt; with ``check``, raise when it failed."""
-    if submit is not None:
-        submit(tx)
-    else:
-        block = chain.mine_block(
-            [tx], proposer=tx.sender, timestamp=chain.head.header.timestamp + 1
-        )
-        chain.add_block(block)
-    receipt = chain.receipt(tx.hash)
-    if check and not receipt.ok:
-        raise _failure(receipt.status, receipt.error, what)
-    return receipt

@@ -38,8 +38,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from blockkit.contracts import client
 from blockkit.contracts.local import LocalHost
 from blockkit.errors import (
     AccessDenied,
@@ -443,28 +444,17 @@ class ProvenanceRegistry:
         """Deploy a fresh provenance contract; ``admin`` (who signs the deploy) administers it."""
         key = _key(admin)
         options: dict[str, Any] = {"membership": membership, "gas": gas, "advance": advance}
-        if isinstance(backend, LocalHost):
-            if advance:
-                backend.block_height += 1
-            address, result = backend.deploy(
-                PROVENANCE_SOURCE, sender=key.address, gas_limit=2 * gas
-            )
-            if not result.ok:
-                _raise_failed(result.status, result.error, "deploying the provenance contract")
-            return cls(backend, address, **options)
-        from blockkit.execution import contract_address, deploy_transaction
-
-        nonce = backend.nonce(key.address)
-        tx = deploy_transaction(
-            key, PROVENANCE_SOURCE, [], nonce=nonce, chain_id=backend.params.chain_id, gas=2 * gas
+        if isinstance(backend, LocalHost) and advance:
+            backend.block_height += 1
+        address, outcome = client.deploy(
+            backend, key, PROVENANCE_SOURCE, [], gas=2 * gas, submit=submit
         )
-        registry = cls(backend, contract_address(key.address, nonce), submit=submit, **options)
-        registry._send(tx, "deploying the provenance contract")
-        return registry
+        if not outcome.ok:
+            _raise_failed(outcome.status, outcome.error, "deploying the provenance contract")
+        return cls(backend, address, submit=submit, **options)
 
     def __repr__(self) -> str:
-        where = "LocalHost" if isinstance(self.backend, LocalHost) else "Chain"
-        return f"ProvenanceRegistry({self.address.short} on {where})"
+        return f"ProvenanceRegistry({self.address.short} on {client.where(self.backend)})"
 
     # -- administration
 
@@ -600,46 +590,19 @@ class ProvenanceRegistry:
         what = f"{function}({args[0]!r})" if function not in ("add_member",) else function
         if self.membership is not None:
             self.membership.check_sender(key.public_key, height=self._next_height())
-        if isinstance(self.backend, LocalHost):
-            host = self.backend
-            if self.advance:
-                host.block_height += 1
-            result = host.transact(key.address, self.address, function, *args, gas_limit=self.gas)
-            if not result.ok:
-                _raise_failed(result.status, result.error, what)
-            return
-        from blockkit.execution import call_transaction
-
-        chain = self.backend
-        tx = call_transaction(
-            key, self.address, function, args, nonce=chain.nonce(key.address),
-            chain_id=chain.params.chain_id, gas=self.gas,
-        )  # fmt: skip
-        self._send(tx, what)
-
-    def _send(self, tx: Transaction, what: str) -> None:
-        chain = cast("Chain", self.backend)  # only called for a chain
-        if self._submit is not None:
-            self._submit(tx)
-        else:
-            block = chain.mine_block(
-                [tx], proposer=tx.sender, timestamp=chain.head.header.timestamp + 1
-            )
-            chain.add_block(block)
-        receipt = chain.receipt(tx.hash)
-        if not receipt.ok:
-            _raise_failed(receipt.status, receipt.error, what)
+        if isinstance(self.backend, LocalHost) and self.advance:
+            self.backend.block_height += 1
+        outcome = client.transact(
+            self.backend, self.address, key, function, args, gas=self.gas, submit=self._submit
+        )
+        if not outcome.ok:
+            _raise_failed(outcome.status, outcome.error, what)
 
     # -- reads
 
     def _view(self, function: str, *args: Any) -> Any:
-        if isinstance(self.backend, LocalHost):
-            result = self.backend.transact(Address(bytes(20)), self.address, function, *args)
-            if not result.ok:
-                _raise_failed(result.status, result.error, function)
-            return result.return_value
         try:
-            return self.backend.call_view(self.address, function, list(args))
+            return client.view(self.backend, self.address, function, list(args))
         except Revert as exc:  # "history of 0x…: unknown-item: …" -> the tagged refusal
             _raise_refusal(str(exc).split(" failed: ", 1)[-1], function)
             raise  # pragma: no cover - _raise_refusal always raises
