@@ -274,8 +274,8 @@ class MembershipRules:
             crl = RevocationList.from_canonical(value)
         except (EncodingError, TypeError, ValueError, IndexError) as exc:
             raise InvalidCertificate("malformed", f"not a revocation list ({exc})") from None
+        known = membership.crl(crl.organisation)
         for entry in crl.entries:
-            known = membership.crl(crl.organisation)
             if (known is None or known.entry(entry.serial) is None) and entry.height < height:
                 raise InvalidCertificate(
                     "backdated-revocation",
