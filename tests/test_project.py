@@ -83,6 +83,7 @@ def test_benchmarks_print_their_figures_in_the_agreed_format():
         "vm_slowdown",
         "token_transfer_gas",
         "token_transfer_ratio",
+        "permissioned_ratio",
         "grade_ratio",
         "grade_per_min",
     ]
