@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import shutil
 import subprocess
@@ -9,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from blockkit.errors import InvalidCertificate
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -30,7 +34,7 @@ def test_readme_has_exactly_two_set_up_commands_and_ci_runs_the_test_one():
 
 
 def test_readme_examples_run_and_say_what_they_print():
-    chain_example, network_example, contract_example = _blocks("python")
+    chain_example, network_example, contract_example, sharing_example = _blocks("python")
     namespace: dict = {}
     exec(compile(chain_example, "README.md", "exec"), namespace)
     chain, bob = namespace["chain"], namespace["bob"]
@@ -48,6 +52,18 @@ def test_readme_examples_run_and_say_what_they_print():
     assert receipt.ok and 0 < receipt.gas_used < send.fee and len(receipt.events) == 1
     claimed = re.search(r"balance_of.*: (\d+)", contract_example)
     assert claimed and chain.call_view(token, "balance_of", [bob.address]) == int(claimed.group(1))
+    namespace = {}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(sharing_example, "README.md", "exec"), namespace)
+    chain, loans, ann, eve, digest = (
+        namespace[n] for n in ("chain", "loans", "ann", "eve", "digest")
+    )
+    assert printed.getvalue() == "not-a-member\n" and chain.height == 1
+    assert loans.read("loan-7", ann, height=2) == b"250,000 EUR to Muster GmbH"
+    assert loans.verify("loan-7", digest) == ("bank", "tax")
+    with pytest.raises(InvalidCertificate, match="not trusted"):
+        loans.read("loan-7", eve, height=2)
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
