@@ -54,3 +54,16 @@ def with_transactions(chain: Chain, block: Block, transactions) -> Block:
     return chain.consensus.seal(
         Block(dataclasses.replace(block.header, nonce=0), tuple(transactions))
     )
+
+
+def fails(exercise_id: str, answer, case_name: str | None = None):
+    """Run every case (hidden too) of ``exercise_id`` on a wrong ``answer``: it must fail, at
+    ``case_name`` when given, and the verdict must name the first failing case."""
+    from blockkit.grading import run_cases
+
+    result = run_cases(exercise_id, answer, include_hidden=True)
+    assert not result.passed, f"{exercise_id} accepted a wrong answer"
+    if case_name:
+        assert case_name in [f.case.name for f in result.failures], result.verdict()
+    assert result.failures[0].case.name in result.verdict()  # the verdict names what failed
+    return result

@@ -9,6 +9,7 @@ import hashlib
 import itertools
 
 import pytest
+from helpers import fails as _fails
 
 from blockkit.contracts.standard import CERTIFICATE
 from blockkit.errors import Revert
@@ -16,16 +17,6 @@ from blockkit.grading import run_cases
 from blockkit.grading.catalog.l08_contracts import _BANK, _SAFE_BANK
 from blockkit.grading.catalog.l09_tokens import patient_record_source, replace_method
 from blockkit.hashing import sha256, tagged_hash
-
-
-def _fails(exercise_id, answer, case_name=None):
-    result = run_cases(exercise_id, answer, include_hidden=True)
-    assert not result.passed, f"{exercise_id} accepted a wrong answer"
-    if case_name:
-        assert case_name in [f.case.name for f in result.failures], result.verdict()
-    assert result.failures[0].case.name in result.verdict()  # the verdict names what failed
-    return result
-
 
 # --- 00 ----------------------------------------------------------------------------------------
 
