@@ -227,7 +227,7 @@ def test_a_transaction_signed_under_a_revoked_certificate_is_refused(world):
         assert replay.add_block(block).status == "extended"
     assert early in list(replay.main_chain())
     assert members_df(chain).set_index("subject").loc["bob", "status"] == "valid"  # at 4
-    at_5 = membership_of(chain).members_df(5).set_index("subject")
+    at_5 = members_df(chain, height=5).set_index("subject")
     assert at_5.loc["bob", "status"] == "revoked" and at_5.loc["carol", "status"] == "valid"
 
 

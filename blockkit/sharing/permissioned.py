@@ -335,6 +335,8 @@ def revoke_transaction(
     )
 
 
-def members_df(chain: Chain) -> pd.DataFrame:
-    """Every enrolled member at the tip, with the status of its certificate (for lessons)."""
-    return membership_of(chain).members_df(chain.height)
+def members_df(chain: Chain, height: int | None = None) -> pd.DataFrame:
+    """Every member enrolled at the tip, with the status of its certificate at ``height``
+    (default: the tip's height; ``chain.height + 1`` shows what the next block will accept, e.g.
+    a revocation that takes effect there)."""
+    return membership_of(chain).members_df(chain.height if height is None else height)

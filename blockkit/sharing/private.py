@@ -94,6 +94,7 @@ __all__ = [
     "unwrap_key",
     "verify_record",
     "wrap_key",
+    "wrap_key_with",
 ]
 
 KEY_SIZE = 32  # AES-256
@@ -299,14 +300,36 @@ def wrap_key(
     """
     if not isinstance(data_key, bytes) or len(data_key) != KEY_SIZE:
         raise ValueError(f"a data key is {KEY_SIZE} bytes")
-    recipient_key = load_agreement_public(recipient)  # raises InvalidKey for a bad point
     # Hedged ephemeral key: fresh bytes, and what is wrapped for whom, so that even a repeated rng
     # never wraps two different data keys under one derived key and nonce.
     secret = tagged_hash(
         b"blockkit/private/ephemeral",
         _random_bytes(rng, 32) + encode([data_key, reader, recipient, header.to_canonical()]),
     )
-    ephemeral = AgreementKey.from_secret(secret)
+    return wrap_key_with(
+        data_key, reader, recipient, header=header, ephemeral=AgreementKey.from_secret(secret)
+    )
+
+
+def wrap_key_with(
+    data_key: bytes,
+    reader: str,
+    recipient: bytes,
+    *,
+    header: RecordHeader,
+    ephemeral: AgreementKey,
+) -> WrappedKey:
+    """``wrap_key`` with the sender's one-time ``ephemeral`` key given: the deterministic core.
+
+    ECDH between ``ephemeral`` and ``recipient`` gives a shared secret; HKDF-SHA256 over it, with
+    a context binding collection, record, epoch, reader and both public keys, gives a 32-byte key
+    and a 12-byte nonce; AES-GCM encrypts ``data_key`` under them. Never reuse an ephemeral key
+    for two data keys (``wrap_key`` makes a fresh one each time); this form exists so a lesson
+    or a test can rebuild a wrapping byte for byte.
+    """
+    if not isinstance(data_key, bytes) or len(data_key) != KEY_SIZE:
+        raise ValueError(f"a data key is {KEY_SIZE} bytes")
+    recipient_key = load_agreement_public(recipient)
     context = _wrap_context(header, reader, ephemeral.public_bytes, recipient)
     kek, nonce = key_agreement(
         eph_priv=ephemeral.ecc, static_pub=recipient_key, kdf=_derive(context)

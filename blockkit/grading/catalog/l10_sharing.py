@@ -217,18 +217,9 @@ def reference_wrap(
     data_key: bytes, reader: str, recipient: bytes, header: Any, ephemeral: Any
 ) -> Any:
     """The wrapping ``blockkit.sharing.private.wrap_key`` makes, with a given ephemeral key."""
-    from Crypto.Cipher import AES
-    from Crypto.Protocol.DH import key_agreement
+    from blockkit.sharing.private import wrap_key_with
 
-    from blockkit.sharing.identity import load_agreement_public
-    from blockkit.sharing.private import WrappedKey, _derive, _wrap_context
-
-    context = _wrap_context(header, reader, ephemeral.public_bytes, recipient)
-    kek, nonce = key_agreement(
-        eph_priv=ephemeral.ecc, static_pub=load_agreement_public(recipient), kdf=_derive(context)
-    )
-    ciphertext, tag = AES.new(kek, AES.MODE_GCM, nonce=nonce).encrypt_and_digest(data_key)
-    return WrappedKey(reader, recipient, ephemeral.public_bytes, ciphertext + tag)
+    return wrap_key_with(data_key, reader, recipient, header=header, ephemeral=ephemeral)
 
 
 def _is_wrapped_key(result: Any) -> str | None:
