@@ -529,3 +529,17 @@ def test_the_registry_on_a_chain_can_hand_transactions_to_a_mempool_or_network()
     registry = CredentialRegistry.deploy(chain, CAROL, submit=submit)
     registry.anchor(ALICE, car(ALICE))
     assert [tx.sender for tx in sent] == [CAROL.address, ALICE.address]
+
+
+def test_any_digest_can_be_anchored_once_and_revoked(registry):
+    digest = tagged_hash(b"test/evidence", b"tax record of Acme")
+    registry.anchor_digest(DMV, "evidence/APP-1", digest)
+    entry = registry.lookup(DMV.public_key, "evidence/APP-1")
+    assert entry.root == digest and not entry.revoked
+    assert registry.lookup(OWNER.public_key, "evidence/APP-1") is None  # per anchoring address
+    with pytest.raises(Revert, match="already anchored"):
+        registry.anchor_digest(DMV, "evidence/APP-1", bytes(32))
+    with pytest.raises(Revert, match="32-byte"):
+        registry.anchor_digest(DMV, "evidence/APP-2", b"short")
+    registry.revoke(DMV, "evidence/APP-1", "superseded")
+    assert registry.lookup(DMV.public_key, "evidence/APP-1").revoked

@@ -737,6 +737,12 @@ class CredentialRegistry:
             )
         self._write(issuer_key, "anchor", [header.credential_id, header.root])
 
+    def anchor_digest(self, key: PrivateKey, anchor_id: str, digest: bytes) -> None:
+        """Record any 32-byte ``digest`` (a private record's hash, a document's) under ``key``'s
+        address and ``anchor_id``: the same once-only, revocable anchor a credential gets, read
+        back with ``lookup(key.public_key, anchor_id)``."""
+        self._write(key, "anchor", [anchor_id, digest])
+
     def revoke(self, issuer_key: PrivateKey, credential_id: str, reason: str) -> None:
         """Revoke a credential this issuer anchored (``Revert`` for anyone else)."""
         self._write(issuer_key, "revoke", [credential_id, reason])
