@@ -166,6 +166,18 @@ class AgreementKey:
     def __repr__(self) -> str:
         return f"AgreementKey(P-256, public={self.public_bytes.hex()[:16]}…)"
 
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        """Pickle and copy by the private scalar: the pycryptodome key inside cannot be pickled.
+
+        The grader uses this to hand a case's keys to a student's kernel (never the other way).
+        """
+        return (_agreement_key_from_scalar, (int(self._key.d),))
+
+
+def _agreement_key_from_scalar(d: int) -> AgreementKey:
+    key = ECC.construct(curve=AGREEMENT_CURVE, d=d)
+    return AgreementKey(key, key.public_key().export_key(format="SEC1", compress=True))
+
 
 # --- certificates -------------------------------------------------------------------------------
 
