@@ -522,17 +522,25 @@ def visibility_df(service: Service, application_id: str) -> pd.DataFrame:
 _SEEDS = ("grading-11", "grading-11-b")
 
 
-def _member_refusal(service: Service, name: str) -> str:
-    """Try a 0-value transaction from ``name`` on the channel; ``"accepted"`` or the reason."""
-    from blockkit.errors import AccessDenied, InvalidTransaction
+def _zero_payment(service: Service, name: str) -> Any:
+    """A 0-value payment from ``name`` to the registrar, signed for the channel's chain."""
     from blockkit.transactions import sign_transaction
 
     chain = service.channel.chain
     person = service.people[name]
-    tx = sign_transaction(
+    return sign_transaction(
         person.signing_key, service.people["registrar"].address, 0,
         nonce=chain.nonce(person.address), chain_id=chain.params.chain_id, fee=1,
     )  # fmt: skip
+
+
+def _member_refusal(service: Service, name: str) -> str:
+    """Try a 0-value transaction from ``name`` on the channel; ``"accepted"`` or the reason."""
+    from blockkit.errors import AccessDenied, InvalidTransaction
+
+    chain = service.channel.chain
+    person = service.people[name]
+    tx = _zero_payment(service, name)
     try:
         service.channel.submit(person, [tx])
     except AccessDenied as exc:
@@ -547,16 +555,12 @@ def _member_refusal(service: Service, name: str) -> str:
 def _bypass_refusal(service: Service, name: str) -> str:
     """A transaction from ``name`` proposed straight to the channel's chain (no wrapper)."""
     from blockkit.errors import InvalidTransaction
-    from blockkit.transactions import sign_transaction
 
     chain = service.channel.chain
-    person = service.people[name]
-    tx = sign_transaction(
-        person.signing_key, service.people["registrar"].address, 0,
-        nonce=chain.nonce(person.address), chain_id=chain.params.chain_id, fee=1,
-    )  # fmt: skip
     try:
-        chain.propose_block([tx], bytes(20), chain.head.header.timestamp + 10)
+        chain.propose_block(
+            [_zero_payment(service, name)], bytes(20), chain.head.header.timestamp + 10
+        )
     except InvalidTransaction as exc:
         return getattr(exc, "reason", "invalid")
     return "accepted"
