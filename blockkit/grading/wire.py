@@ -51,29 +51,14 @@ VALUE_TYPES = frozenset(
 
 
 def _parse(type_name: str, plain: Any) -> Any:
-    """Rebuild a ``VALUE_TYPES`` value from its canonical form with the library's own parsers
-    (which check the shape: a public key must be a point on its curve, and so on). A credential
-    is rebuilt as sent, not checked: whether it is right is for the case to judge."""
-    module_name, _, class_name = type_name.rpartition(".")
+    """Rebuild a ``VALUE_TYPES`` value from its canonical form with the library's own parser
+    (``from_canonical``, which checks the shape: a public key must be a point on its curve...).
+    A credential is rebuilt as sent, not checked: whether it is right is for the case to judge."""
     import importlib
 
+    module_name, _, class_name = type_name.rpartition(".")
     cls: Any = getattr(importlib.import_module(module_name), class_name)
-    if class_name == "Address":
-        return cls(plain)
-    if class_name == "WrappedKey":
-        reader, recipient, encapsulated, ciphertext = plain
-        if not (isinstance(reader, str) and all(isinstance(b, bytes) for b in plain[1:])):
-            raise ValueError("a wrapped key is [reader, recipient, encapsulated, ciphertext]")
-        return cls(reader, recipient, encapsulated, ciphertext)
-    if class_name == "Credential":
-        from blockkit.sharing.credentials import CredentialField, CredentialHeader
-
-        header, fields = plain
-        return cls(
-            CredentialHeader.from_canonical(header),
-            tuple(CredentialField(name, value, salt) for name, salt, value in fields),
-        )
-    return cls.from_canonical(plain)
+    return cls(plain) if class_name == "Address" else cls.from_canonical(plain)
 
 
 class WireError(ValueError):

@@ -324,7 +324,14 @@ class Credential:
     def decode(cls, data: bytes) -> Credential:
         """Parse bytes from ``encoded`` and ``check()`` them; raise ``EncodingError`` or
         ``InvalidCredential``."""
-        value = decode(data)
+        credential = cls.from_canonical(decode(data))
+        credential.check()
+        return credential
+
+    @classmethod
+    def from_canonical(cls, value: Any) -> Credential:
+        """Rebuild from ``to_canonical()`` output, unchecked (``decode`` also checks the
+        signature and the root); ``InvalidCredential("malformed")`` if the shape is wrong."""
         _expect(isinstance(value, list) and len(value) == 2, "a credential is [header, fields]")
         header, items = value
         _expect(isinstance(items, list), "fields must be a list")
@@ -334,9 +341,7 @@ class Credential:
             name, salt, field_value = item
             _expect(isinstance(name, str) and isinstance(salt, bytes), "bad field types")
             fields.append(CredentialField(name, field_value, salt))
-        credential = cls(CredentialHeader.from_canonical(header), tuple(fields))
-        credential.check()
-        return credential
+        return cls(CredentialHeader.from_canonical(header), tuple(fields))
 
     def __repr__(self) -> str:
         return (

@@ -191,6 +191,19 @@ class WrappedKey:
         """Plain fields for canonical encoding."""
         return [self.reader, self.recipient, self.encapsulated, self.ciphertext]
 
+    @classmethod
+    def from_canonical(cls, value: Any) -> WrappedKey:
+        """Rebuild from ``to_canonical()`` output; ``TamperedData("malformed")`` if it is not."""
+        try:
+            reader, recipient, encapsulated, ciphertext = value
+        except (TypeError, ValueError) as exc:
+            raise TamperedData("malformed", f"not a wrapped key: {exc}") from exc
+        if not isinstance(reader, str) or not all(
+            isinstance(x, bytes) for x in (recipient, encapsulated, ciphertext)
+        ):
+            raise TamperedData("malformed", "a wrapped key is [reader, recipient, enc, ciphertext]")
+        return cls(reader, recipient, encapsulated, ciphertext)
+
 
 @dataclass(frozen=True)
 class SealedRecord:
@@ -231,7 +244,7 @@ class SealedRecord:
                 nonce,
                 ciphertext,
                 tag,
-                tuple(WrappedKey(*item) for item in wrapped),
+                tuple(WrappedKey.from_canonical(item) for item in wrapped),
             )
         except (TypeError, ValueError) as exc:
             raise TamperedData("malformed", f"not a sealed record: {exc}") from exc
