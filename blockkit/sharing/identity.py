@@ -140,9 +140,7 @@ class AgreementKey:
             raise InvalidKey("a secret is exactly 32 bytes")
         order = int(ECC._curves[AGREEMENT_CURVE].order)
         # Reduce into [1, n-1]; the bias of 256 random bits modulo a 256-bit n is negligible.
-        d = int.from_bytes(secret, "big") % (order - 1) + 1
-        key = ECC.construct(curve=AGREEMENT_CURVE, d=d)
-        return cls(key, key.public_key().export_key(format="SEC1", compress=True))
+        return _agreement_key_from_scalar(int.from_bytes(secret, "big") % (order - 1) + 1)
 
     @classmethod
     def from_seed(cls, seed: str | bytes) -> AgreementKey:
@@ -175,6 +173,7 @@ class AgreementKey:
 
 
 def _agreement_key_from_scalar(d: int) -> AgreementKey:
+    """The agreement key with private scalar ``d`` (1 <= d < n)."""
     key = ECC.construct(curve=AGREEMENT_CURVE, d=d)
     return AgreementKey(key, key.public_key().export_key(format="SEC1", compress=True))
 

@@ -149,10 +149,9 @@ def disclosure_picker(
         reveal = [name for name, box in boxes.items() if box.value]
         report = disclosure_report(credential, holder_key, reveal, verifier, at, needed)
         rows = "".join(
-            f"<tr><td><b>{escape(name)}</b></td><td>{escape(report.seen[name])}</td>"
-            f"<td>{escape(str(f.value)) if report.seen[name] == SHOWN else ''}</td></tr>"
+            f"<tr><td><b>{escape(f.name)}</b></td><td>{escape(report.seen[f.name])}</td>"
+            f"<td>{escape(str(f.value)) if report.seen[f.name] == SHOWN else ''}</td></tr>"
             for f in credential.fields
-            for name in [f.name]
         )
         colour = "#1b7f3b" if report.accepted and not report.missing else "#b03a2e"
         out.value = (
