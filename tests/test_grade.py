@@ -557,25 +557,9 @@ def test_a_bad_hidden_cases_file_is_an_instructor_error(tmp_path):
 
 # --- every lesson's own answers, graded the way an instructor grades ------------------------------
 
-#: Lessons whose answers cannot yet cross from a kernel to the grader (see the xfail reason).
-_NOT_YET_GRADABLE = {
-    "11": "the capstone's milestones build and return a live Service (chains, private stores, "
-    "contracts); the grader only accepts plain data and blockkit's value types from a kernel, so "
-    "the Service must learn to travel as data (blocks to replay, sealed records) first",
-}
-
 
 @pytest.mark.parametrize(
-    "solution",
-    [
-        pytest.param(
-            path, marks=pytest.mark.xfail(reason=_NOT_YET_GRADABLE[path.name[:2]], strict=True)
-        )
-        if path.name[:2] in _NOT_YET_GRADABLE
-        else path
-        for path in sorted((ROOT / "solutions").glob("*.ipynb"))
-    ],
-    ids=lambda path: path.stem,
+    "solution", sorted((ROOT / "solutions").glob("*.ipynb")), ids=lambda path: path.stem
 )
 def test_blockkit_grade_gives_a_lessons_own_answers_full_marks(solution, tmp_path):
     """What check() accepts in a student's notebook, `blockkit grade` must accept too: the answers

@@ -14,8 +14,9 @@ blockkit, print a fake "passed"). So for a check cell this plugin, in the pytest
    as a JUnit property signed with a key only the grader knows.
 
 The plugin also enforces what nbval does not: a time limit per notebook, a cap on the output one
-cell may send (an output flood would otherwise fill the grader's memory), and a time limit per
-case. A check cell that cannot finish still reports, so every check is accounted for.
+cell (in a check cell, one call) may send (an output flood would otherwise fill the grader's
+memory), and a time limit per case. A check cell that cannot finish still reports, so every check
+is accounted for.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from blockkit.grading.check import (
 )
 from blockkit.grading.registry import get_exercise, load_hidden_cases
 from blockkit.grading.remote import MIME
-from blockkit.grading.wire import WireError, decode
+from blockkit.grading.wire import Table, WireError, decode
 
 KEY_VARIABLE = "BLOCKKIT_GRADE_KEY_FILE"
 RECORD_PROPERTY = "blockkit-check"
@@ -312,6 +313,7 @@ def _remote_call(item: Any, state: dict[str, Any], function: str, args: tuple) -
     if kernel is None or not kernel.is_alive():
         _stop(notebook, state, "the kernel died (os._exit, a crash, or the memory limit)")
         return _stopped_outcome(state)
+    state["output"] = 0  # in a check cell, the output limit applies to each call
     blob = base64.b64encode(pickle.dumps(args)).decode()
     code = (
         f"__import__('blockkit.grading.remote', fromlist=['serve'])"
@@ -355,14 +357,23 @@ def _remote_call(item: Any, state: dict[str, Any], function: str, args: tuple) -
         return Raised((TIME_LIMIT,), f"did not finish within {timeout:g} s")
     if reply is None:
         return Raised(("blockkit.grading.NoReply",), "the call ended without a result")
-    return _read_reply(reply)
+    return _read_reply(reply, args)
 
 
-def _read_reply(reply: Any) -> CallOutcome:
-    """Decode the kernel's claim about what the call did; anything malformed is a failure."""
+def _read_reply(reply: Any, args: tuple[Any, ...] = ()) -> CallOutcome:
+    """Decode the kernel's claim about what the call did; anything malformed is a failure.
+
+    A reply may also carry the arguments the call changed (snapshots of mutable blockkit objects,
+    such as the capstone's ``Service``): each is rebuilt and put in place of the case's own
+    argument object, so the case's judge, which kept that object, sees what the call did to it.
+    """
     try:
         if type(reply) is dict and "returned" in reply:
-            return Returned(decode(reply["returned"]))
+            table = Table()
+            returned = decode(reply["returned"], table=table)
+            if "arguments" in reply:
+                _restore(args, decode(reply["arguments"], table=table))
+            return Returned(returned)
         if type(reply) is dict and type(reply.get("raised")) is dict:
             raised = reply["raised"]
             types = raised.get("types")
@@ -375,6 +386,23 @@ def _read_reply(reply: Any) -> CallOutcome:
     except (WireError, ValueError, RecursionError) as exc:
         return Raised(("blockkit.grading.BadReply",), f"the result could not be read: {exc}")
     return Raised(("blockkit.grading.BadReply",), "the result could not be read")
+
+
+def _restore(args: tuple[Any, ...], changed: Any) -> None:
+    """Give each argument the state the kernel sent for it (``WireError`` for a mismatch)."""
+    from blockkit.grading.snapshot import CODECS, type_name
+
+    if type(changed) is not list or len(changed) != len(args):
+        raise WireError("the changed arguments must be a list, one entry per argument")
+    for original, new in zip(args, changed, strict=True):
+        if new is None:
+            continue
+        if type(new) is not type(original) or type_name(type(original)) not in CODECS:
+            raise WireError("a changed argument must be of the type the grader sent")
+    for original, new in zip(args, changed, strict=True):
+        if new is not None:
+            vars(original).clear()
+            vars(original).update(vars(new))
 
 
 def _record(item: Any, result: CheckResult, state: dict[str, Any]) -> dict[str, Any]:

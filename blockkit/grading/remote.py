@@ -18,19 +18,34 @@ import pickle
 from typing import Any
 
 from blockkit.grading.check import Raised, qualified_name
-from blockkit.grading.wire import WireError, encode
+from blockkit.grading.wire import Memo, WireError, encode
 
 __all__ = ["MAX_REPLY", "MIME", "limit_resources", "serve"]
 
 MIME = "application/vnd.blockkit.call+json"
-MAX_REPLY = 200_000
-"""Characters of one reply; a larger result is reported as too large instead of sent."""
+MAX_REPLY = 500_000
+"""Characters of one reply; a larger result is reported as too large instead of sent. The
+capstone's replies are the largest: a whole service with its chain is about 120,000."""
 
 
 def _raised(raised: Raised) -> dict[str, Any]:
     return {
         "raised": {"types": list(raised.types), "message": raised.message, "where": raised.where}
     }
+
+
+def _returned(result: Any, args: tuple[Any, ...]) -> dict[str, Any]:
+    """The reply for a call that returned: the result, and a snapshot of each argument that is a
+    mutable blockkit object (the capstone's ``Service``), which the call may have changed and the
+    grader judges too. One memo for both, so the result and an argument may share objects."""
+    from blockkit.grading.snapshot import CODECS, type_name
+
+    memo = Memo()
+    reply = {"returned": encode(result, memo=memo)}
+    changed = [a if type_name(type(a)) in CODECS else None for a in args]
+    if any(a is not None for a in changed):
+        reply["arguments"] = encode(changed, memo=memo)
+    return reply
 
 
 def serve(function: Any, name: str, arguments: str) -> None:
@@ -55,7 +70,7 @@ def serve(function: Any, name: str, arguments: str) -> None:
         )
     else:
         try:
-            reply = {"returned": encode(function(*args))}
+            reply = _returned(function(*args), args)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit too: a function that calls exit() failed

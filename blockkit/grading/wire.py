@@ -13,6 +13,12 @@ their canonical bytes (``blockkit.encoding``) and the grader rebuilds them with 
 parser, which checks their shape. Like plain data, a kernel can claim any such value an honest
 function could return, never an object with behaviour of its own.
 
+A few *mutable* blockkit objects cross too (a chain, a CA, a private collection, the
+capstone's ``Service``): as snapshots, plain data the grader rebuilds with the library's own
+constructors, replaying a chain's blocks through full validation (``blockkit.grading.snapshot``).
+An object reached twice crosses once and is referred to after that, so what was shared in the
+kernel (the registry's chain *is* the channel's chain) is shared in the grader.
+
 Anything else a function returns (an instance of the student's own class, a subclass of ``int``)
 travels as :class:`Unrepresentable`: its type name and a short repr, equal to nothing.
 """
@@ -23,7 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["VALUE_TYPES", "Unrepresentable", "WireError", "decode", "encode"]
+__all__ = ["VALUE_TYPES", "Memo", "Table", "Unrepresentable", "WireError", "decode", "encode"]
 
 MAX_DEPTH = 32
 MAX_ITEMS = 100_000
@@ -90,8 +96,41 @@ def _short_repr(value: Any) -> str:
     return text[:200]
 
 
-def encode(value: Any, _depth: int = 0) -> Any:
+class Memo:
+    """The objects one reply has sent so far (kernel side), so an object reached again is sent as
+    a reference. Pass the same memo to every ``encode`` of one reply, and decode its parts in the
+    same order with one ``Table``."""
+
+    def __init__(self) -> None:
+        self.sent: dict[int, int] = {}
+        self.keep: list[Any] = []  # keeps each object alive, so no id is reused meanwhile
+        self.open: set[int] = set()
+
+
+def _encode_snapshot(value: Any, depth: int, memo: Memo) -> Any | None:
+    from blockkit.grading import snapshot
+
+    if id(value) in memo.sent:
+        return {"t": "ref", "v": memo.sent[id(value)]}
+    if type(value).__module__ + "." + type(value).__qualname__ not in snapshot.CODECS:
+        return None
+    if id(value) in memo.open:
+        raise WireError(f"a {type(value).__name__} contains itself; it cannot be sent")
+    memo.open.add(id(value))
+    try:
+        name, state = snapshot.dump(value)  # type: ignore[misc]
+    except snapshot.SnapshotError as exc:
+        raise WireError(str(exc)) from None
+    encoded = encode(state, depth + 1, memo)
+    memo.open.discard(id(value))
+    memo.sent[id(value)] = len(memo.keep)  # numbered when finished, as the decoder does
+    memo.keep.append(value)
+    return {"t": "state", "type": name, "v": encoded}
+
+
+def encode(value: Any, _depth: int = 0, memo: Memo | None = None) -> Any:
     """``value`` as tagged JSON-ready data (runs in the student's kernel)."""
+    memo = memo if memo is not None else Memo()
     if _depth > MAX_DEPTH:
         raise WireError(f"the result is nested more than {MAX_DEPTH} levels deep")
     kind = type(value)
@@ -108,11 +147,13 @@ def encode(value: Any, _depth: int = 0) -> Any:
     if kind is bytes:
         return {"t": "bytes", "v": value.hex()}
     if kind is list or kind is tuple:
-        return {"t": kind.__name__, "v": [encode(item, _depth + 1) for item in value]}
+        return {"t": kind.__name__, "v": [encode(item, _depth + 1, memo) for item in value]}
     if kind is dict:
         return {
             "t": "dict",
-            "v": [[encode(k, _depth + 1), encode(v, _depth + 1)] for k, v in value.items()],
+            "v": [
+                [encode(k, _depth + 1, memo), encode(v, _depth + 1, memo)] for k, v in value.items()
+            ],
         }
     name = f"{kind.__module__}.{kind.__qualname__}"
     if name in VALUE_TYPES:
@@ -123,12 +164,22 @@ def encode(value: Any, _depth: int = 0) -> Any:
             return {"t": "value", "type": name, "v": canonical(plain).hex()}
         except Exception:  # a broken value falls through to "unrepresentable"
             pass
+    snapshot = _encode_snapshot(value, _depth, memo)
+    if snapshot is not None:
+        return snapshot
     return {"t": "other", "type": name, "v": _short_repr(value)}
 
 
-class _Budget:
+class Table:
+    """What one reply's decoding has read so far: its size, and the snapshots rebuilt (numbered in
+    the order they finished, the order ``Memo`` numbered them)."""
+
     def __init__(self) -> None:
+        from blockkit.grading.snapshot import REPLAY_GAS
+
         self.items = 0
+        self.objects: list[Any] = []
+        self.gas_left = [REPLAY_GAS]  # shared by every chain this reply replays
 
     def spend(self) -> None:
         self.items += 1
@@ -143,9 +194,9 @@ def _text(data: dict[str, Any], limit: int = MAX_TEXT) -> str:
     return value
 
 
-def decode(data: Any, _depth: int = 0, _budget: _Budget | None = None) -> Any:
+def decode(data: Any, _depth: int = 0, table: Table | None = None) -> Any:
     """The value ``encode`` described (runs in the grader; trusts nothing in ``data``)."""
-    budget = _budget or _Budget()
+    budget = table if table is not None else Table()
     budget.spend()
     if _depth > MAX_DEPTH + 1:
         raise WireError("the result is nested too deeply")
@@ -212,6 +263,25 @@ def decode(data: Any, _depth: int = 0, _budget: _Budget | None = None) -> Any:
             raise
         except Exception as exc:  # the library's parser refused it: malformed, not dangerous
             raise WireError(f"not a valid {name.rsplit('.', 1)[-1]}: {exc}"[:300]) from None
+    if tag == "state":
+        from blockkit.grading import snapshot
+
+        name = data.get("type")
+        if type(name) is not str or name not in snapshot.CODECS:
+            raise WireError("a snapshot must name one of the types that cross as snapshots")
+        state = decode(data.get("v"), _depth + 1, budget)
+        try:
+            with snapshot.replay_budget(budget.gas_left):
+                rebuilt = snapshot.load(name, state)
+        except snapshot.SnapshotError as exc:
+            raise WireError(str(exc)) from None
+        budget.objects.append(rebuilt)
+        return rebuilt
+    if tag == "ref":
+        number = data.get("v")
+        if type(number) is not int or not 0 <= number < len(budget.objects):
+            raise WireError("a reference must name a snapshot sent before it")
+        return budget.objects[number]
     if tag == "other":
         name = data.get("type")
         if type(name) is not str or len(name) > 200:

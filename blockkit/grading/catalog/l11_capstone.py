@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from blockkit.errors import AccessDenied
 from blockkit.grading.registry import Case, add_cases, define
+from blockkit.grading.snapshot import register_dataclass
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -216,6 +217,11 @@ class Service:
             f"collections={sorted(self.collections)}, decisions="
             f"{'deployed' if self.decisions is not None else 'none'})"
         )
+
+
+# A Service crosses from a student's kernel to the grader as a snapshot of its fields (its chain
+# replayed and validated there): milestones return it or change it, and the grader judges it.
+register_dataclass(Service)
 
 
 # --- small helpers the milestones share -------------------------------------------------------
