@@ -1,11 +1,16 @@
 """blockkit benchmarks: each figure is a ratio against a raw baseline measured in the same run.
 
-    python bench/run.py            # prints one line per figure:  NAME VALUE GOAL
-    python bench/run.py --quick    # smaller inputs, for a smoke test
+    python bench/run.py              # prints one line per figure:  NAME VALUE GOAL
+    python bench/run.py --quick      # smaller inputs, for a smoke test
+    python bench/run.py --only hub_  # only the figures whose name starts with hub_ (any prefix)
 
 Ratios, not seconds, so the figures mean the same on a laptop and on CI: how much of the raw
 speed of the underlying primitive (pycryptodome's verify, hashlib's sha256) blockkit keeps.
 Each measurement is the best of several repeats, which discounts noise from other processes.
+
+The hub_ figures are the exception: absolute seconds and MiB of a single-user JupyterLab server
+and of the kernels that run the lessons, measured to size a student's memory and CPU on
+JupyterHub (Zero to JupyterHub's singleuser.memory and singleuser.cpu guarantees and limits).
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ import argparse
 import functools
 import hashlib
 import operator
+import os
+import secrets
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -406,15 +416,176 @@ def grade_times(size: int, workers: int = 2) -> tuple[float, float]:
     return graded, bare
 
 
+# --- hub_server_start_s, hub_server_mib, hub_kernel_mib_NN, hub_kernel_mib_max, ...  ----------
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident memory of process ``pid`` and all its descendants, in MiB."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            total += each.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass  # a child that ended between the listing and the reading
+    return total / 2**20
+
+
+def _isolated_env(home: Path) -> dict[str, str]:
+    """This process's environment with Jupyter's and IPython's per-user folders in ``home``, so
+    no settings, extensions, kernels or startup files of whoever runs the benchmark leak in.
+    (The environment's own ``<prefix>/etc/jupyter`` stays: a hub image has it too.)"""
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_PATH", "JUPYTER_CONFIG_PATH")}
+    for variable, folder in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "data/runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ]:
+        env[variable] = str(home / folder)
+    return env
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminate ``process`` (and its process group), kill it if it has not ended in 20 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        process.wait()  # already ended
+
+
+def _serve_lab_once(home: Path) -> tuple[float, float]:
+    """Seconds from starting ``jupyter lab`` until ``/api/status`` and the ``/lab`` page both
+    answer 200, and the server's resident MiB right after serving that page."""
+    import psutil
+
+    (home / "notebooks").mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    command = [
+        *(sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.ip=127.0.0.1"),
+        *(f"--ServerApp.port={port}", f"--IdentityProvider.token={token}"),
+        f"--ServerApp.root_dir={home / 'notebooks'}",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    base = f"http://127.0.0.1:{port}"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # ignore http_proxy
+    log_path = home / "jupyter.log"
+
+    def fail(why: str) -> AssertionError:
+        return AssertionError(f"{why}; its log ends:\n{log_path.read_text()[-2000:]}")
+
+    with log_path.open("wb") as log:
+        start = time.perf_counter()
+        server = subprocess.Popen(
+            command,
+            env=_isolated_env(home),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = start + 60
+            while True:
+                if server.poll() is not None:
+                    raise fail(f"jupyter lab exited with {server.returncode}")
+                try:
+                    with opener.open(f"{base}/api/status?token={token}", timeout=2) as reply:
+                        if reply.status == 200:
+                            break
+                except OSError:
+                    pass  # not listening yet
+                if time.perf_counter() > deadline:
+                    raise fail("jupyter lab did not answer /api/status within 60 s")
+                time.sleep(0.05)
+            with opener.open(f"{base}/lab?token={token}", timeout=30) as reply:
+                page = reply.read()
+                if reply.status != 200 or b"jupyter-config-data" not in page:
+                    raise fail(f"/lab answered {reply.status} without JupyterLab's page")
+            seconds = time.perf_counter() - start
+            # the server process alone: at start jupyter-lsp briefly runs `npm prefix -g` (node,
+            # ~20 MiB, gone within a second), which would count or not depending on timing
+            mib = psutil.Process(server.pid).memory_info().rss / 2**20
+        finally:
+            _stop(server)
+    return seconds, mib
+
+
+@functools.cache
+def hub_server(repeats: int) -> tuple[float, float]:
+    """The fastest start of a single-user JupyterLab server over ``repeats`` starts (until it
+    serves ``/api/status`` and ``/lab``), and the largest resident MiB it had after serving
+    ``/lab``. Each start has fresh, empty per-user Jupyter folders, as a new student's pod."""
+    runs = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="blockkit-bench-hub-") as tmp:
+            runs.append(_serve_lab_once(Path(tmp)))
+    return min(seconds for seconds, _ in runs), max(mib for _, mib in runs)
+
+
+@functools.cache
+def lesson_kernel_mib(lesson: Path) -> float:
+    """Resident MiB of a fresh ipykernel (and any children) right after it ran every cell of
+    ``lesson``, in the lesson's folder, as a student's kernel after working through it."""
+    import nbclient
+    import nbformat
+    import psutil
+
+    nb = nbformat.read(lesson, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(lesson.parent)}}
+    )
+    client.reset_execution_trackers()
+    with (
+        tempfile.TemporaryDirectory(prefix="blockkit-bench-kernel-") as tmp,
+        (Path(tmp) / "kernel.log").open("w+") as log,  # its warnings, kept off the figures
+    ):
+        try:
+            # setup_kernel shuts the kernel down on leaving, whatever happened
+            with client.setup_kernel(env=_isolated_env(Path(tmp)), stdout=log, stderr=log):
+                kernel = psutil.Process(client.km.provisioner.process.pid)
+                python = kernel.cmdline()[0]
+                if python != sys.executable:
+                    raise AssertionError(f"the kernel runs {python}, not {sys.executable}")
+                for index, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+                return _rss_mib(kernel.pid)
+        except Exception as error:
+            log.seek(0)
+            error.add_note(f"{lesson.name}'s kernel log ends:\n{log.read()[-2000:]}")
+            raise
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs: a smoke test")
+    parser.add_argument(
+        "--only", default="", metavar="PREFIX", help="run only the figures named PREFIX..."
+    )
     args = parser.parse_args()
     quick = args.quick
     pow_size = (20, 100) if quick else (100, 1_000)
     pbft_size = (4, 20) if quick else (16, 100)
     loop_n, transfers, repeats = (2_000, 50, 2) if quick else (50_000, 500, 5)
     perm_size = (200, 20) if quick else (1_000, 50)
+    hub_repeats = 1 if quick else 3
+    lessons = sorted((ROOT / "course").glob("*.ipynb"))
+    if quick:
+        lessons = [lesson for lesson in lessons if lesson.name[:2] in ("00", "01")]
+
+    def kernel_mib_max() -> float:
+        return max(lesson_kernel_mib(lesson) for lesson in lessons)
+
     figures = [
         (
             "validate_ratio",
@@ -452,7 +623,24 @@ def main() -> int:
             lambda: (8 if quick else 200) * 60 / grade_times(8 if quick else 200)[0],
             ">=100",
         ),
+        ("hub_server_start_s", lambda: hub_server(hub_repeats)[0], "<10"),
+        ("hub_server_mib", lambda: hub_server(hub_repeats)[1], ">=0"),
+        *(
+            (
+                f"hub_kernel_mib_{lesson.name[:2]}",
+                functools.partial(lesson_kernel_mib, lesson),
+                ">=0",
+            )
+            for lesson in lessons
+        ),
+        ("hub_kernel_mib_max", kernel_mib_max, ">=0"),
+        (
+            "hub_students_per_gib",
+            lambda: 1024 / (hub_server(hub_repeats)[1] + 2 * kernel_mib_max()),
+            ">=2",
+        ),
     ]
+    figures = [figure for figure in figures if figure[0].startswith(args.only)]
     for name, measure, goal in figures:
         print(f"{name} {measure():.3f} {goal}", flush=True)
     return 0

@@ -5,6 +5,8 @@
     blockkit chain course.db       # what a chain store holds
     blockkit exercises build       # exercises/ from solutions/ (--check: is it up to date?)
     blockkit grade SUBMISSIONS --assignment 03 --out grades/   # gradebook, feedback, summary
+    blockkit hub bundle OUT --git  # what a JupyterHub serves students (no solutions, no hidden)
+    blockkit hub link --hub URL --repo URL --lesson 03   # a one-click nbgitpuller link
 
 Each subcommand is a function registered with ``@command``; later parts of the kit (grading,
 exercise generation, hosting) add theirs the same way, so ``blockkit --help`` lists everything.
@@ -301,3 +303,53 @@ def _grade(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+def _configure_hub(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    bundle = sub.add_parser(
+        "bundle",
+        help="write the student bundle: content/ (course, exercises) and package/ (blockkit "
+        "without hidden cases); never solutions/",
+    )
+    bundle.add_argument("out", help="a new or empty folder")
+    bundle.add_argument("--git", action="store_true", help="make out/content a git repository")
+    bundle.add_argument("--root", default=".", help="the blockkit checkout (default: here)")
+    link = sub.add_parser("link", help="print the nbgitpuller link that opens a lesson on a hub")
+    link.add_argument("--hub", required=True, help="the hub's address: https://hub.example.edu")
+    link.add_argument(
+        "--repo", required=True, help="where the hub can clone the bundle's content (git URL)"
+    )
+    link.add_argument("--lesson", required=True, help="03, 3 or 03-merkle-trees")
+    link.add_argument("--exercise", action="store_true", help="open the exercise notebook")
+    link.add_argument("--branch", default="main", help="the content's branch (default main)")
+    link.add_argument(
+        "--target",
+        default="blockkit-course",
+        help="folder in the student's home (default blockkit-course)",
+    )
+    link.add_argument(
+        "--root", default=".", help="a checkout or bundle content, to find the lesson's file"
+    )
+
+
+@command(
+    "hub", "Bundle the course for a JupyterHub, or print a one-click lesson link.", _configure_hub
+)
+def _hub(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from blockkit.hub import build_bundle, find_notebook, hub_link
+
+    if args.action == "bundle":
+        out = build_bundle(Path(args.root), Path(args.out), git=args.git)
+        print(
+            f"wrote {out / 'content'} (course, exercises{', a git repository' if args.git else ''})"
+        )
+        print(
+            f"wrote {out / 'package'} (blockkit without hidden cases: pip install it in the image)"
+        )
+        return 0
+    notebook = find_notebook(Path(args.root), args.lesson, exercise=args.exercise)
+    print(hub_link(args.hub, args.repo, notebook, branch=args.branch, target=args.target))
+    return 0

@@ -137,6 +137,25 @@ def _wait_for_connected_kernel(base: str, token: str, notebook: str) -> None:
     pytest.fail(f"no connected idle kernel for {notebook} after 60 s: {state}")
 
 
+def run_all_cells(page):
+    """Run > Run All Cells from the menu; returns the notebook's code cells (a locator)."""
+    from playwright.sync_api import expect
+
+    code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+    first_prompt = code_cells.first.locator(".jp-InputPrompt")
+    for attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        try:
+            # A click that lands while the kernel connection is still settling runs nothing;
+            # the first prompt shows whether execution started.
+            expect(first_prompt).not_to_have_text("[ ]:", timeout=15_000)
+            break
+        except AssertionError:
+            print(f"Run All Cells started nothing (attempt {attempt + 1}); again")
+    return code_cells
+
+
 def _summary(page) -> str:
     return page.locator(".blockkit-avalanche-summary").inner_text()
 
@@ -188,18 +207,7 @@ def test_lesson_01_runs_in_chromium_and_the_avalanche_widget_responds(lab, brows
     page = browser_page
     _open(page, base, token, LESSON.name)
 
-    code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
-    first_prompt = code_cells.first.locator(".jp-InputPrompt")
-    for attempt in range(3):
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-        try:
-            # A click that lands while the kernel connection is still settling runs nothing;
-            # the first prompt shows whether execution started.
-            expect(first_prompt).not_to_have_text("[ ]:", timeout=15_000)
-            break
-        except AssertionError:
-            print(f"Run All Cells started nothing (attempt {attempt + 1}); again")
+    code_cells = run_all_cells(page)
     count = code_cells.count()
     expected_cells = sum(c.cell_type == "code" for c in nbformat.read(LESSON, 4).cells)
     assert count == expected_cells, f"the page shows {count} of {expected_cells} code cells"

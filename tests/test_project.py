@@ -102,6 +102,12 @@ def test_benchmarks_print_their_figures_in_the_agreed_format():
         "permissioned_ratio",
         "grade_ratio",
         "grade_per_min",
+        "hub_server_start_s",
+        "hub_server_mib",
+        "hub_kernel_mib_00",
+        "hub_kernel_mib_01",
+        "hub_kernel_mib_max",
+        "hub_students_per_gib",
     ]
     for name, value, goal in lines:
         assert float(value) >= 0, name

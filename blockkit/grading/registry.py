@@ -9,12 +9,14 @@ however it is written. The same registry serves three readers:
 * the grader adds instructors' hidden cases with ``add_cases(..., hidden=True)`` before grading.
 
 The cases of each lesson live in ``blockkit.grading.catalog``, one module per lesson, loaded the
-first time any exercise is looked up.
+first time any exercise is looked up; the catalog's own hidden cases live apart, in
+``blockkit.grading.hidden``, which the student bundle leaves out.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 import runpy
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +33,7 @@ __all__ = [
     "all_exercises",
     "define",
     "get_exercise",
+    "has_hidden_cases",
     "load_hidden_cases",
 ]
 
@@ -127,7 +130,10 @@ def define(exercise_id: str, title: str, *, function: str, points: int, hint: st
 
 def add_cases(exercise_id: str, cases: Iterable[Case], *, hidden: bool | None = None) -> None:
     """Add cases to an exercise; ``hidden=True`` marks them all hidden (the grader's extras)."""
-    exercise = get_exercise(exercise_id)
+    # A catalog module adds cases to the exercise it just defined: take it as it is, so that
+    # importing one lesson's module does not load the whole catalog (and the hidden cases, which
+    # import from that module) while it is half-imported.
+    exercise = _REGISTRY.get(exercise_id) or get_exercise(exercise_id)
     for case in cases:
         if not isinstance(case, Case):
             raise TypeError(f"exercise {exercise_id}: expected Case objects, got {case!r}")
@@ -145,8 +151,22 @@ def _load_catalog() -> None:
     _loaded = True
     from blockkit.grading import catalog
 
-    for module in sorted(pkgutil.iter_modules(catalog.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{catalog.__name__}.{module.name}")
+    packages = [catalog]
+    try:  # the instructor's install has the hidden cases; the student bundle leaves them out
+        from blockkit.grading import hidden
+
+        packages.append(hidden)
+    except ImportError:
+        pass
+    for package in packages:
+        for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+
+
+def has_hidden_cases() -> bool:
+    """True when the catalog's hidden cases are installed (an instructor's install, not the
+    student bundle a hub serves)."""
+    return importlib.util.find_spec("blockkit.grading.hidden") is not None
 
 
 def get_exercise(exercise_id: str) -> Exercise:

@@ -229,18 +229,6 @@ add_cases(
         for name in _HISTORIES
     ],
 )
-add_cases(
-    "09.1",
-    [
-        Case(
-            f"random {seed}",
-            _events_args(f"random {seed}"),
-            verify=_balances_match(f"random {seed}"),
-        )
-        for seed in (9, 2026)
-    ],
-    hidden=True,
-)
 
 
 # --- 09.2 a soulbound certificate ------------------------------------------------------------
@@ -480,17 +468,6 @@ add_cases(
         ),
     ],
 )
-add_cases(
-    "09.2",
-    [
-        Case(
-            "any issuer of the collection may correct",
-            _certificate_args,
-            verify=_soulbound(_judge_any_issuer),
-        )
-    ],
-    hidden=True,
-)
 
 
 # --- 09.3 verify a diploma --------------------------------------------------------------------
@@ -628,15 +605,6 @@ add_cases(
             trusted=("university",),
         ),
     ],
-)
-add_cases(
-    "09.3",
-    [
-        _diploma_case("an int token id", "real", 2026001, "graduate", _VALID),
-        _diploma_case("an unknown id on a look-alike", "fake", "BKU-2", "mill", _UNKNOWN),
-        _diploma_case("nobody trusted", "real", "BKU-1", "graduate", _UNTRUSTED, trusted=()),
-    ],
-    hidden=True,
 )
 
 
@@ -811,12 +779,4 @@ add_cases(
         ),
         Case("view() changes nothing", verify=_read_only),
     ],
-)
-add_cases(
-    "09.4",
-    [
-        Case(f"an empty record, as the {party}", verify=_view_of(party, filled=False))
-        for party in ("patient", "pharmacy", "stranger")
-    ],
-    hidden=True,
 )
