@@ -10,10 +10,11 @@ Two modes (``BLOCKKIT_HUB_MODE``):
 
 * ``workshop`` (default): one shared password (``SharedPasswordAuthenticator``) and every student's
   server a process of the hub's own user (``SimpleLocalProcessSpawner``), each in its own home
-  folder. Nothing to set up, but **no isolation between students on the machine**: a student's
-  code can read another's files, and anyone with the password can log in under any name not yet
-  taken (list the class in ``BLOCKKIT_HUB_USERS`` to allow only those names). For a workshop, a
-  demonstration or a test; not for graded work.
+  folder. Nothing to set up, but **no isolation between students**: anyone with the password can
+  log in under any non-admin name, a classmate's included (``BLOCKKIT_HUB_USERS`` limits the
+  names, not who uses them), and students' code runs as the hub's user, so it can read other
+  students' files and the hub's own state (cookie secret, database, service token). For a
+  workshop, a demonstration or a test; never for graded work.
 * ``system``: each student is a Unix account (PAM passwords, ``LocalProcessSpawner``), servers run
   as that user, homes are the users' own. The hub runs as root. For a course on one server.
 
@@ -48,8 +49,9 @@ c.JupyterHub.pid_file = str(state / "jupyterhub.pid")
 # --- who may log in --------------------------------------------------------------------------
 users_file = env("BLOCKKIT_HUB_USERS")
 if users_file:
-    names = Path(users_file).read_text().split()
-    c.Authenticator.allowed_users = {n for n in names if not n.startswith("#")}
+    # one name per line; blank lines and everything after a '#' are ignored
+    lines = Path(users_file).read_text().splitlines()
+    c.Authenticator.allowed_users = {n for line in lines for n in line.split("#")[0].split()}
 admins = env("BLOCKKIT_HUB_ADMINS", "")
 c.Authenticator.admin_users = set(admins.split())
 

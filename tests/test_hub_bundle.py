@@ -153,3 +153,20 @@ def test_importing_one_lessons_cases_first_still_loads_its_hidden_cases(module):
     from blockkit.grading.registry import all_exercises
 
     assert int(done.stdout) == sum(c.hidden for e in all_exercises().values() for c in e.cases)
+
+
+def test_the_admin_guide_documents_every_setting_the_hub_config_reads():
+    """deploy/README.md is what admins follow: each BLOCKKIT_HUB_* variable that
+    deploy/jupyterhub_config.py (the file the hub test runs) reads must be in its table."""
+    import re
+
+    config = (ROOT / "deploy" / "jupyterhub_config.py").read_text()
+    guide = (ROOT / "deploy" / "README.md").read_text()
+    read = set(re.findall(r"env\([\"'](BLOCKKIT_HUB_[A-Z_]+)[\"']", config))
+    assert len(read) > 10
+    documented = set(re.findall(r"^\| `(BLOCKKIT_HUB_[A-Z_]+)` \|", guide, flags=re.M))
+    assert read - documented == set(), f"not in deploy/README.md: {sorted(read - documented)}"
+    assert documented - read == set(), f"documented but never read: {sorted(documented - read)}"
+    # the image is built from the bundle the tests check, and checks itself for hidden cases
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "hub bundle" in dockerfile and "blockkit.grading.hidden" in dockerfile
