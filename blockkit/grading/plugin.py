@@ -390,14 +390,14 @@ def _read_reply(reply: Any, args: tuple[Any, ...] = ()) -> CallOutcome:
 
 def _restore(args: tuple[Any, ...], changed: Any) -> None:
     """Give each argument the state the kernel sent for it (``WireError`` for a mismatch)."""
-    from blockkit.grading.snapshot import CODECS, type_name
+    from blockkit.grading.snapshot import is_snapshot_type
 
     if type(changed) is not list or len(changed) != len(args):
         raise WireError("the changed arguments must be a list, one entry per argument")
     for original, new in zip(args, changed, strict=True):
         if new is None:
             continue
-        if type(new) is not type(original) or type_name(type(original)) not in CODECS:
+        if type(new) is not type(original) or not is_snapshot_type(original):
             raise WireError("a changed argument must be of the type the grader sent")
     for original, new in zip(args, changed, strict=True):
         if new is not None:

@@ -38,11 +38,11 @@ def _returned(result: Any, args: tuple[Any, ...]) -> dict[str, Any]:
     """The reply for a call that returned: the result, and a snapshot of each argument that is a
     mutable blockkit object (the capstone's ``Service``), which the call may have changed and the
     grader judges too. One memo for both, so the result and an argument may share objects."""
-    from blockkit.grading.snapshot import CODECS, type_name
+    from blockkit.grading.snapshot import is_snapshot_type
 
     memo = Memo()
     reply = {"returned": encode(result, memo=memo)}
-    changed = [a if type_name(type(a)) in CODECS else None for a in args]
+    changed = [a if is_snapshot_type(a) else None for a in args]
     if any(a is not None for a in changed):
         reply["arguments"] = encode(changed, memo=memo)
     return reply

@@ -37,6 +37,7 @@ __all__ = [
     "REPLAY_GAS",
     "SnapshotError",
     "dump",
+    "is_snapshot_type",
     "load",
     "register",
     "register_dataclass",
@@ -89,6 +90,11 @@ def register_dataclass(cls: type) -> None:
     """Let instances of the dataclass ``cls`` cross as their fields, rebuilt with ``cls(**fields)``
     (its ``__post_init__``, if any, checks them)."""
     register(type_name(cls), *_dataclass(cls.__module__, cls.__qualname__))
+
+
+def is_snapshot_type(value: Any) -> bool:
+    """True when ``value`` is of a type that crosses as a snapshot."""
+    return type_name(type(value)) in CODECS
 
 
 def dump(value: Any) -> tuple[str, Any] | None:

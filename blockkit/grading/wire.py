@@ -112,7 +112,7 @@ def _encode_snapshot(value: Any, depth: int, memo: Memo) -> Any | None:
 
     if id(value) in memo.sent:
         return {"t": "ref", "v": memo.sent[id(value)]}
-    if type(value).__module__ + "." + type(value).__qualname__ not in snapshot.CODECS:
+    if not snapshot.is_snapshot_type(value):
         return None
     if id(value) in memo.open:
         raise WireError(f"a {type(value).__name__} contains itself; it cannot be sent")
