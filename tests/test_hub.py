@@ -8,9 +8,11 @@ in each home through nbgitpuller, as from a link made by ``blockkit hub link``, 
 package the kernels import is the bundle's, which has no hidden cases.
 
 Without node and npm the test is skipped saying how to install them, except under ``.ci/run``,
-which installs them and sets ``BLOCKKIT_REQUIRE_HUB=1`` so that a missing tool fails. As root
-(CI) the hub runs as root; as an ordinary user it runs as that user (the config passes
-``--allow-root`` to students' servers only when it must).
+which installs them and sets ``BLOCKKIT_REQUIRE_HUB=1`` so that a missing tool fails. The hub
+runs as whoever runs the tests, and so do students' servers (the config passes ``--allow-root``
+only when that is root). As root (CI), the module's hub tests also run a second time as
+``nobody``, in a private mount namespace that lets that user reach the interpreter under /root
+(``tests/ordinary_user.py``), so both ways are tested on every run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -173,6 +176,8 @@ class Hub:
         ``name``'s own, which carries only that student's permissions."""
         if name in self.tokens:
             return self.tokens[name]
+        if self.api("GET", f"/users/{name}").status_code == 404:  # never logged in yet
+            assert self.api("POST", f"/users/{name}").status_code == 201
         reply = self.api("POST", f"/users/{name}/server")
         assert reply.status_code in (201, 202), reply.text
 
@@ -378,6 +383,8 @@ def test_a_students_token_is_refused_on_another_students_server(hub):
 
 def test_no_solution_is_reachable_from_a_students_server(hub):
     token = hub.start_server("alice")
+    if not (hub.homes / "alice" / TARGET).exists():  # when this test runs on its own
+        pull_course(hub, "alice", token)
     headers = {"Authorization": f"token {token}"}
     listing = requests.get(
         f"{hub.url}/user/alice/api/contents/{TARGET}", headers=headers, timeout=30
@@ -393,6 +400,108 @@ def test_no_solution_is_reachable_from_a_students_server(hub):
             f"{hub.url}/user/alice/api/contents/{path}", headers=headers, timeout=30
         )
         assert reply.status_code in (400, 403, 404), (path, reply.status_code)
+
+
+def _student_processes(hub: Hub) -> dict[int, tuple[str, int, list[str]]]:
+    """Every process of a student's on this hub (servers and their kernels, which inherit the
+    server's environment): pid -> (student, real uid, command line)."""
+    found = {}
+    api = f":{hub.env['BLOCKKIT_HUB_API_PORT']}/"
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = dict(
+                item.split(b"=", 1)
+                for item in (proc / "environ").read_bytes().split(b"\0")
+                if b"=" in item
+            )
+            if api.encode() not in environ.get(b"JUPYTERHUB_API_URL", b""):
+                continue
+            status = (proc / "status").read_text().splitlines()
+            uid = int(next(line for line in status if line.startswith("Uid:")).split()[1])
+            command = (proc / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, ValueError, StopIteration):
+            continue  # not a process, or gone meanwhile
+        found[int(proc.name)] = (environ[b"JUPYTERHUB_USER"].decode(), uid, command)
+    return found
+
+
+def test_the_hub_and_every_students_process_run_as_the_user_who_started_it(hub):
+    """The hub runs as whoever started it, and so does each student's server and kernel (the
+    simple spawner); ``--allow-root`` reaches students' servers only when that user is root.
+    ``BLOCKKIT_TEST_EXPECT_UID`` is set by the ordinary-user run below, to prove it ran so."""
+    expected = int(os.environ.get("BLOCKKIT_TEST_EXPECT_UID", os.geteuid()))
+    assert os.geteuid() == expected
+    status = Path(f"/proc/{hub.process.pid}/status").read_text().splitlines()
+    assert (
+        next(line for line in status if line.startswith("Uid:")).split()[1:] == [str(expected)] * 4
+    )
+    for name in STUDENTS:
+        hub.start_server(name)
+    processes = _student_processes(hub)
+    servers = {who: cmd for who, _, cmd in processes.values() if "jupyterhub.singleuser" in cmd}
+    assert set(servers) == set(STUDENTS), processes
+    assert {uid for _, uid, _ in processes.values()} == {expected}
+    assert {("--allow-root" in cmd) for cmd in servers.values()} == {expected == 0}
+
+
+def test_the_hub_runs_as_an_ordinary_user_too():
+    """As root, run this module's hub tests again as ``nobody``: the hub, the proxy, students'
+    servers and their kernels with no privilege at all (tests/ordinary_user.py lets that user
+    reach the interpreter where it lives under /root, and nothing else there). As an ordinary
+    user there is nothing to add: every test above ran as one."""
+    if os.geteuid() != 0:
+        pytest.skip("running as an ordinary user already: the tests above are this test")
+    if not shutil.which("unshare"):
+        _missing("unshare (util-linux) is needed to run the hub as an ordinary user")
+    proxy = proxy_command()  # installed by root, read by nobody
+    nobody = 65534
+    work = Path(tempfile.mkdtemp(prefix="blockkit-hub-nobody-"))
+    staging = Path(tempfile.mkdtemp(prefix="blockkit-hub-staging-"))
+    try:
+        os.chown(work, nobody, nobody)
+        ours = [
+            name
+            for name, test in globals().items()
+            if name.startswith("test_")
+            and name != "test_the_hub_runs_as_an_ordinary_user_too"
+            and not any(m.name == "browser" for m in getattr(test, "pytestmark", []))
+        ]
+        tools = [shutil.which("git"), shutil.which("node")]
+        needs = [
+            sys.executable,
+            sys.prefix,
+            sys.base_prefix,
+            ROOT,
+            proxy,
+            work,
+            *filter(None, tools),
+        ]
+        command = [
+            "unshare", "--mount", "--propagation", "private", "--",
+            sys.executable, str(ROOT / "tests" / "ordinary_user.py"), "--uid", str(nobody),
+            "--staging", str(staging), *[f"--need={p}" for p in needs], "--",
+            sys.executable, "-m", "pytest", str(Path(__file__)), "-p", "no:cacheprovider",
+            "-q", "-rs", "--basetemp", str(work / "pytest"), "-k", " or ".join(ours),
+        ]  # fmt: skip
+        env = {
+            **os.environ,
+            "HOME": str(work),
+            "BLOCKKIT_REQUIRE_HUB": "1",
+            "BLOCKKIT_TEST_EXPECT_UID": str(nobody),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        done = subprocess.run(
+            command, cwd=work, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+        report = done.stdout[-3000:] + done.stderr[-2000:]
+        if "unshare failed" in done.stderr:
+            _missing(f"this machine refuses a private mount namespace:\n{report}")
+        assert done.returncode == 0, report
+        summary = done.stdout.strip().splitlines()[-1]
+        assert f"{len(ours)} passed" in summary and "skipped" not in summary, report
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 # --- a student's browser, through the hub ------------------------------------------------------
