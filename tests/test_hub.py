@@ -12,7 +12,9 @@ which installs them and sets ``BLOCKKIT_REQUIRE_HUB=1`` so that a missing tool f
 runs as whoever runs the tests, and so do students' servers (the config passes ``--allow-root``
 only when that is root). As root (CI), the module's hub tests also run a second time as
 ``nobody``, in a private mount namespace that lets that user reach the interpreter under /root
-(``tests/ordinary_user.py``), so both ways are tested on every run.
+(``tests/sandbox.py``), so both ways are tested on every run. As root, the config's system mode
+runs too: PAM logins and a server per Unix account, for accounts that exist only in the hub's
+mount namespace.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -92,7 +95,10 @@ def lab_user_settings(home: Path) -> None:
 
 
 class Hub:
-    """A running hub: its address, the shared password, an admin API token, its bundle."""
+    """A running hub: its address, an admin API token, its bundle. Workshop mode: a shared
+    password, every student's server a process of the hub's own user."""
+
+    students = (*STUDENTS, "carol")
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -104,28 +110,34 @@ class Hub:
         self.token = secrets.token_hex(16)
         self.tokens: dict[str, str] = {}
         self.homes = tmp / "homes"
-        for name in (*STUDENTS, "carol"):
+        for name in self.students:
             lab_user_settings(self.homes / name)
         self.env = {
             **os.environ,
             "BLOCKKIT_HUB_STATE": str(tmp / "state"),
-            "BLOCKKIT_HUB_HOMES": str(self.homes),
             "BLOCKKIT_HUB_IP": "127.0.0.1",
             "BLOCKKIT_HUB_PORT": str(self.port),
             "BLOCKKIT_HUB_API_PORT": str(_free_port()),
             "BLOCKKIT_HUB_PROXY_API_PORT": str(_free_port()),
             "BLOCKKIT_HUB_PROXY": str(proxy_command()),
-            "BLOCKKIT_HUB_PASSWORD": self.password,
             "BLOCKKIT_HUB_SERVICE_TOKEN": self.token,
             "BLOCKKIT_HUB_PYTHON": sys.executable,
             "BLOCKKIT_HUB_STUDENT_PATH": str(self.bundle / "package"),
             "BLOCKKIT_HUB_START_TIMEOUT": "120",
+            **self.settings(),
         }
         self.env.pop("PYTHONPATH", None)
         self.log = (tmp / "hub.log").open("w")
         started = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jupyterhub", "-f", str(DEPLOY / "jupyterhub_config.py")],
+            [
+                *self.launcher(),
+                sys.executable,
+                "-m",
+                "jupyterhub",
+                "-f",
+                str(DEPLOY / "jupyterhub_config.py"),
+            ],
             cwd=tmp,
             env=self.env,
             stdout=self.log,
@@ -134,6 +146,14 @@ class Hub:
         )
         self._wait(lambda: requests.get(f"{self.url}/hub/api", timeout=2).ok, 60, "the hub")
         self.start_seconds = time.monotonic() - started
+
+    def settings(self) -> dict[str, str]:
+        """The mode's own BLOCKKIT_HUB_* settings."""
+        return {"BLOCKKIT_HUB_PASSWORD": self.password, "BLOCKKIT_HUB_HOMES": str(self.homes)}
+
+    def launcher(self) -> list[str]:
+        """What the hub's command runs under (nothing: the hub runs as the tests' user)."""
+        return []
 
     def _wait(self, ready, seconds: float, what: str) -> None:
         deadline = time.monotonic() + seconds
@@ -213,7 +233,7 @@ class Hub:
 
     def stop(self) -> None:
         try:
-            for name in (*STUDENTS, "carol"):
+            for name in self.students:
                 self.api("DELETE", f"/users/{name}/server")
         except requests.RequestException:
             pass
@@ -230,6 +250,63 @@ class Hub:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     running = Hub(tmp_path_factory.mktemp("hub"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class SystemHub(Hub):
+    """System mode as deploy/README.md sets it up on one server: the hub runs as root, each
+    student is a Unix account with its own password (PAM) and private home, and each server
+    runs as its student. The accounts exist only in the hub's private mount namespace
+    (tests/sandbox.py), never on the machine. Homes hold a copy of the course, as the image's
+    starting copy does (nbgitpuller is the workshop hub's part of the test)."""
+
+    # carol has an account but is not in the class list
+    uids: ClassVar[dict[str, int]] = {"alice": 61001, "bob": 61002, "carol": 61003}
+
+    def settings(self) -> dict[str, str]:
+        self.passwords = {name: secrets.token_urlsafe(12) for name in self.uids}
+        for folder in (self.tmp, self.homes):
+            folder.chmod(0o711)  # students pass through to their homes; nobody lists them
+        for name, uid in self.uids.items():
+            home = self.homes / name
+            course = shutil.ignore_patterns(".git")
+            shutil.copytree(self.bundle / "content", home / TARGET, ignore=course)
+            for path in (home, *home.rglob("*")):
+                os.chown(path, uid, uid)
+            home.chmod(0o700)
+        users = self.tmp / "class.txt"
+        users.write_text(
+            "alice\nbob  # carol has an account on the machine but is not in the class\n"
+        )
+        return {"BLOCKKIT_HUB_MODE": "system", "BLOCKKIT_HUB_USERS": str(users)}
+
+    def launcher(self) -> list[str]:
+        self.staging = Path(tempfile.mkdtemp(prefix="blockkit-hub-staging-"))
+        needs = [sys.executable, sys.prefix, sys.base_prefix, self.bundle / "package", self.homes]
+        accounts = [
+            f"{n}:{uid}:{self.passwords[n]}:{self.homes / n}" for n, uid in self.uids.items()
+        ]
+        return [
+            "unshare", "--mount", "--propagation", "private", "--",
+            sys.executable, str(ROOT / "tests" / "sandbox.py"), "--staging", str(self.staging),
+            *[f"--need={p}" for p in needs], *[f"--account={a}" for a in accounts], "--",
+        ]  # fmt: skip
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def system_hub(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("system mode runs the hub as root (deploy/README.md): run the tests as root")
+    if not shutil.which("unshare"):
+        _missing("unshare (util-linux) is needed to make the test's Unix accounts")
+    running = SystemHub(tmp_path_factory.mktemp("system-hub"))
     try:
         yield running
     finally:
@@ -339,8 +416,20 @@ def test_students_log_in_with_the_shared_password_and_only_with_it(hub):
     assert hub.login("alice", "not-the-password") is None
 
 
-def test_two_students_each_get_a_server_pull_the_course_and_run_a_lesson(hub):
+def run_lesson_01(hub: Hub, name: str, token: str, checks: list[str]) -> list[dict]:
+    """Run lesson 01 from ``name``'s copy of the course, then ``checks``; every cell must
+    succeed and print what it printed when the lesson was executed and stored."""
     lesson = f"{TARGET}/{find_notebook(hub.bundle / 'content', '01')}"
+    results = run_notebook(hub, name, token, lesson, checks)
+    failed = [r for r in results if r["reply"]["status"] != "ok"]
+    assert not failed, (failed[0]["code"][:200], failed[0]["outputs"])
+    stored = _stored_streams(hub.homes / name / lesson)
+    assert len(stored) > 5
+    assert [_streams(r["outputs"]) for r in results[: len(stored)]] == stored
+    return results
+
+
+def test_two_students_each_get_a_server_pull_the_course_and_run_a_lesson(hub):
     for name in STUDENTS:
         token = hub.start_server(name)
         pull_course(hub, name, token)
@@ -349,16 +438,10 @@ def test_two_students_each_get_a_server_pull_the_course_and_run_a_lesson(hub):
             "import blockkit, importlib.util; print(blockkit.__file__)",
             "print(importlib.util.find_spec('blockkit.grading.hidden'))",
         ]
-        results = run_notebook(hub, name, token, lesson, checks)
-        failed = [r for r in results if r["reply"]["status"] != "ok"]
-        assert not failed, (failed[0]["code"][:200], failed[0]["outputs"])
-        assert len(results) > 5
+        results = run_lesson_01(hub, name, token, checks)
         # the kernel imports the bundle's blockkit, which has no hidden cases
         assert _text(results[-2]["outputs"]).strip().startswith(str(hub.bundle / "package"))
         assert _text(results[-1]["outputs"]).strip() == "None"
-        # what the lesson printed on the hub is what it printed when it was executed and stored
-        stored = _stored_streams(hub.homes / name / lesson)
-        assert stored and [_streams(r["outputs"]) for r in results[: len(stored)]] == stored
 
 
 def test_a_students_token_is_refused_on_another_students_server(hub):
@@ -416,6 +499,8 @@ def _student_processes(hub: Hub) -> dict[int, tuple[str, int, list[str]]]:
             )
             if api.encode() not in environ.get(b"JUPYTERHUB_API_URL", b""):
                 continue
+            if not environ.get(b"JUPYTERHUB_USER"):
+                continue  # a hub service (the idle culler)
             status = (proc / "status").read_text().splitlines()
             uid = int(next(line for line in status if line.startswith("Uid:")).split()[1])
             command = (proc / "cmdline").read_bytes().decode().split("\0")
@@ -444,9 +529,48 @@ def test_the_hub_and_every_students_process_run_as_the_user_who_started_it(hub):
     assert {("--allow-root" in cmd) for cmd in servers.values()} == {expected == 0}
 
 
+def test_system_mode_lets_in_the_class_each_with_its_own_unix_password(system_hub):
+    passwords = system_hub.passwords
+    assert system_hub.login("alice", passwords["alice"]) is not None
+    assert system_hub.login("bob", passwords["bob"]) is not None
+    assert system_hub.login("alice", passwords["bob"]) is None  # a classmate's password
+    assert system_hub.login("carol", passwords["carol"]) is None  # an account, not in the class
+    assert system_hub.login("root", passwords["alice"]) is None
+
+
+def test_system_mode_runs_each_server_as_its_student_who_cannot_read_a_classmates_home(
+    system_hub,
+):
+    hub = system_hub
+    tokens = {name: hub.start_server(name) for name in STUDENTS}
+    uids: dict[str, set[int]] = {}
+    for who, uid, command in _student_processes(hub).values():
+        uids.setdefault(who, set()).add(uid)
+        assert "--allow-root" not in command
+    assert uids == {name: {hub.uids[name]} for name in STUDENTS}
+    bob = hub.homes / "bob"
+    checks = [
+        "import os; print(os.getuid(), os.environ['HOME'])",
+        f"try:\n    os.listdir({str(bob)!r})\nexcept PermissionError:\n    print('refused')",
+    ]
+    results = run_lesson_01(hub, "alice", tokens["alice"], checks)
+    assert _text(results[-2]["outputs"]).split() == [
+        str(hub.uids["alice"]),
+        str(hub.homes / "alice"),
+    ]
+    assert _text(results[-1]["outputs"]).strip() == "refused"
+    theirs = requests.get(
+        f"{hub.url}/user/bob/api/contents",
+        headers={"Authorization": f"token {tokens['alice']}"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert theirs.status_code == 403
+
+
 def test_the_hub_runs_as_an_ordinary_user_too():
     """As root, run this module's hub tests again as ``nobody``: the hub, the proxy, students'
-    servers and their kernels with no privilege at all (tests/ordinary_user.py lets that user
+    servers and their kernels with no privilege at all (tests/sandbox.py lets that user
     reach the interpreter where it lives under /root, and nothing else there). As an ordinary
     user there is nothing to add: every test above ran as one."""
     if os.geteuid() != 0:
@@ -464,6 +588,7 @@ def test_the_hub_runs_as_an_ordinary_user_too():
             for name, test in globals().items()
             if name.startswith("test_")
             and name != "test_the_hub_runs_as_an_ordinary_user_too"
+            and not name.startswith("test_system_mode")  # system mode runs as root
             and not any(m.name == "browser" for m in getattr(test, "pytestmark", []))
         ]
         tools = [shutil.which("git"), shutil.which("node")]
@@ -478,7 +603,7 @@ def test_the_hub_runs_as_an_ordinary_user_too():
         ]
         command = [
             "unshare", "--mount", "--propagation", "private", "--",
-            sys.executable, str(ROOT / "tests" / "ordinary_user.py"), "--uid", str(nobody),
+            sys.executable, str(ROOT / "tests" / "sandbox.py"), "--uid", str(nobody),
             "--staging", str(staging), *[f"--need={p}" for p in needs], "--",
             sys.executable, "-m", "pytest", str(Path(__file__)), "-p", "no:cacheprovider",
             "-q", "-rs", "--basetemp", str(work / "pytest"), "-k", " or ".join(ours),
