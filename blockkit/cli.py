@@ -301,10 +301,6 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
-
-
 def _configure_hub(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     bundle = sub.add_parser(
@@ -314,6 +310,21 @@ def _configure_hub(parser: argparse.ArgumentParser) -> None:
     )
     bundle.add_argument("out", help="a new or empty folder")
     bundle.add_argument("--git", action="store_true", help="make out/content a git repository")
+    bundle.add_argument(
+        "--onto",
+        metavar="REPO",
+        help="with --git: clone REPO (the repository students pull the course from, URL or "
+        "path) into out/content and commit the new content on top of its history, ready for "
+        "`git push` (a mid-term update); nothing is committed if nothing changed",
+    )
+    bundle.add_argument(
+        "--branch", default="main", help="with --git: the content's branch (default main)"
+    )
+    bundle.add_argument(
+        "--message",
+        help="with --git: the commit message (default: 'blockkit course bundle', or with "
+        "--onto 'Update the course (blockkit hub bundle)')",
+    )
     bundle.add_argument("--root", default=".", help="the blockkit checkout (default: here)")
     link = sub.add_parser("link", help="print the nbgitpuller link that opens a lesson on a hub")
     link.add_argument("--hub", required=True, help="the hub's address: https://hub.example.edu")
@@ -339,17 +350,53 @@ def _configure_hub(parser: argparse.ArgumentParser) -> None:
 def _hub(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from blockkit.hub import build_bundle, find_notebook, hub_link
+    from blockkit.hub import find_notebook, hub_link
 
     if args.action == "bundle":
-        out = build_bundle(Path(args.root), Path(args.out), git=args.git)
-        print(
-            f"wrote {out / 'content'} (course, exercises{', a git repository' if args.git else ''})"
-        )
-        print(
-            f"wrote {out / 'package'} (blockkit without hidden cases: pip install it in the image)"
-        )
-        return 0
+        return _hub_bundle(args)
     notebook = find_notebook(Path(args.root), args.lesson, exercise=args.exercise)
     print(hub_link(args.hub, args.repo, notebook, branch=args.branch, target=args.target))
     return 0
+
+
+def _hub_bundle(args: argparse.Namespace) -> int:
+    """``blockkit hub bundle``: write the bundle; with ``--onto``, say what the new commit holds
+    and how to publish it, or that nothing changed (exit 0: re-running a script is harmless)."""
+    import shlex
+    from pathlib import Path
+
+    from blockkit.hub import build_bundle, pending_update
+
+    out = build_bundle(
+        Path(args.root),
+        Path(args.out),
+        git=args.git,
+        onto=args.onto,
+        branch=args.branch,
+        message=args.message,
+    )
+    content, package = out / "content", out / "package"
+    wrote_package = f"wrote {package} (blockkit without hidden cases: pip install it in the image)"
+    if args.onto is None:
+        print(f"wrote {content} (course, exercises{', a git repository' if args.git else ''})")
+        print(wrote_package)
+        return 0
+    print(wrote_package)
+    update = pending_update(content)
+    if update.commit is None:
+        print(
+            f"nothing changed since the last commit of {update.origin} on {update.branch} "
+            f"({update.base}): no commit made, nothing to push"
+        )
+        return 0
+    quoted = shlex.quote(str(content))
+    print(f"wrote {content}: a clone of {update.origin} ({update.branch}) with one new commit,")
+    print(f"  {update.commit} ({update.stat}), on top of {update.base}")
+    print("next: look at the change, then publish it (students get it at their next lesson link)")
+    print(f"  git -C {quoted} show --stat")
+    print(f"  git -C {quoted} push")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
