@@ -137,15 +137,25 @@ def _wait_for_connected_kernel(base: str, token: str, notebook: str) -> None:
     pytest.fail(f"no connected idle kernel for {notebook} after 60 s: {state}")
 
 
+def _menu(page, menu: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(rf"^{menu}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(rf"^{item}$")).click()
+
+
 def run_all_cells(page):
-    """Run > Run All Cells from the menu; returns the notebook's code cells (a locator)."""
+    """Edit > Clear Outputs of All Cells, then Run > Run All Cells; returns the notebook's code
+    cells (a locator). Clearing first means that every prompt number and output the caller
+    then waits for was made by this run's kernel, not stored in the notebook."""
     from playwright.sync_api import expect
 
     code_cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
     first_prompt = code_cells.first.locator(".jp-InputPrompt")
+    _menu(page, "Edit", "Clear Outputs of All Cells")
+    prompts = page.locator(".jp-NotebookPanel .jp-CodeCell .jp-InputPrompt")
+    expect(prompts.filter(has_text=re.compile(r"\d"))).to_have_count(0)
+    expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output")).to_have_count(0)
     for attempt in range(3):
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        _menu(page, "Run", "Run All Cells")
         try:
             # A click that lands while the kernel connection is still settling runs nothing;
             # the first prompt shows whether execution started.
