@@ -270,18 +270,17 @@ def _identity(folder: Path) -> dict[str, str]:
     return dict(os.environ)
 
 
-def _commit(folder: Path, *, branch: str, message: str, first: bool) -> bool:
-    """Commit everything in ``folder`` on ``branch`` (a new repository if ``first``); return
-    whether a commit was made (not when the tree is the one of the last commit)."""
+def _commit(folder: Path, *, branch: str, message: str, first: bool) -> None:
+    """Commit everything in ``folder`` on ``branch`` (a new repository if ``first``); nothing
+    when the tree is the one of the last commit (``pending_update`` tells which)."""
     if first:
         _git(folder, "init", "--quiet", f"--initial-branch={branch}")
     # --force: the user's global excludes (core.excludesFile) must not leave a file out.
     _git(folder, "add", "--all", "--force")
     _check_paths(_git(folder, "ls-files", "-z").split("\0")[:-1])
     if not first and not _git(folder, "status", "--porcelain"):
-        return False
+        return
     _git(folder, "commit", "--quiet", "--message", message, env=_identity(folder))
-    return True
 
 
 @dataclass(frozen=True)

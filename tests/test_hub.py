@@ -256,6 +256,23 @@ def hub(tmp_path_factory):
         running.stop()
 
 
+def sandboxed(
+    staging: Path, needs: list, *, accounts: list[str] = (), uid: int | None = None
+) -> list[str]:
+    """The command prefix that runs a command in a private mount namespace (tests/sandbox.py):
+    the interpreter and ``needs`` reachable by ordinary users, ``accounts`` known to the system
+    there only, and the command run as ``uid`` (root without it)."""
+    if not shutil.which("unshare"):
+        _missing("unshare (util-linux) is needed for the hub's ordinary-user and system tests")
+    reach = [sys.executable, sys.prefix, sys.base_prefix, *needs]
+    return [
+        "unshare", "--mount", "--propagation", "private", "--",
+        sys.executable, str(ROOT / "tests" / "sandbox.py"), "--staging", str(staging),
+        *[f"--need={p}" for p in reach], *[f"--account={a}" for a in accounts],
+        *([f"--uid={uid}"] if uid is not None else []), "--",
+    ]  # fmt: skip
+
+
 class SystemHub(Hub):
     """System mode as deploy/README.md sets it up on one server: the hub runs as root, each
     student is a Unix account with its own password (PAM) and private home, and each server
@@ -285,15 +302,10 @@ class SystemHub(Hub):
 
     def launcher(self) -> list[str]:
         self.staging = Path(tempfile.mkdtemp(prefix="blockkit-hub-staging-"))
-        needs = [sys.executable, sys.prefix, sys.base_prefix, self.bundle / "package", self.homes]
         accounts = [
             f"{n}:{uid}:{self.passwords[n]}:{self.homes / n}" for n, uid in self.uids.items()
         ]
-        return [
-            "unshare", "--mount", "--propagation", "private", "--",
-            sys.executable, str(ROOT / "tests" / "sandbox.py"), "--staging", str(self.staging),
-            *[f"--need={p}" for p in needs], *[f"--account={a}" for a in accounts], "--",
-        ]  # fmt: skip
+        return sandboxed(self.staging, [self.bundle / "package", self.homes], accounts=accounts)
 
     def stop(self) -> None:
         super().stop()
@@ -304,8 +316,6 @@ class SystemHub(Hub):
 def system_hub(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("system mode runs the hub as root (deploy/README.md): run the tests as root")
-    if not shutil.which("unshare"):
-        _missing("unshare (util-linux) is needed to make the test's Unix accounts")
     running = SystemHub(tmp_path_factory.mktemp("system-hub"))
     try:
         yield running
@@ -575,8 +585,6 @@ def test_the_hub_runs_as_an_ordinary_user_too():
     user there is nothing to add: every test above ran as one."""
     if os.geteuid() != 0:
         pytest.skip("running as an ordinary user already: the tests above are this test")
-    if not shutil.which("unshare"):
-        _missing("unshare (util-linux) is needed to run the hub as an ordinary user")
     proxy = proxy_command()  # installed by root, read by nobody
     nobody = 65534
     work = Path(tempfile.mkdtemp(prefix="blockkit-hub-nobody-"))
@@ -591,20 +599,9 @@ def test_the_hub_runs_as_an_ordinary_user_too():
             and not name.startswith("test_system_mode")  # system mode runs as root
             and not any(m.name == "browser" for m in getattr(test, "pytestmark", []))
         ]
-        tools = [shutil.which("git"), shutil.which("node")]
-        needs = [
-            sys.executable,
-            sys.prefix,
-            sys.base_prefix,
-            ROOT,
-            proxy,
-            work,
-            *filter(None, tools),
-        ]
+        tools = filter(None, [shutil.which("git"), shutil.which("node")])
         command = [
-            "unshare", "--mount", "--propagation", "private", "--",
-            sys.executable, str(ROOT / "tests" / "sandbox.py"), "--uid", str(nobody),
-            "--staging", str(staging), *[f"--need={p}" for p in needs], "--",
+            *sandboxed(staging, [ROOT, proxy, work, *tools], uid=nobody),
             sys.executable, "-m", "pytest", str(Path(__file__)), "-p", "no:cacheprovider",
             "-q", "-rs", "--basetemp", str(work / "pytest"), "-k", " or ".join(ours),
         ]  # fmt: skip
